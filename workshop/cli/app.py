@@ -1,0 +1,91 @@
+"""The Typer application object and the one place errors become messages and exit codes.
+
+Command modules register on `app` (or on a sub-app mounted here). They import nothing heavy at module level:
+`workshop status` must start without boto3, moto or git.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from workshop import errors
+
+try:  # Typer >= 0.20 vendors Click; older releases use the click package.
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException as _ClickException
+
+# Click's own control flow (usage errors, --help, exits) passes through untouched.
+_CLICK_FLOW = (_ClickException, typer.Exit, typer.Abort)
+
+
+class WorkshopGroup(TyperGroup):
+    """Turns WorkshopError into a red line, Ctrl-C into 130 and any crash into 3 with a logged traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except errors.WorkshopError as exc:
+            from workshop.render import err_console, error_line
+
+            error_line(exc.message, exc.detail)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            from workshop.render import err_console
+
+            err_console().print("[yellow]Interrupted.[/] Run the same command again to carry on.")
+            raise typer.Exit(errors.EXIT_INTERRUPTED) from None
+        except _CLICK_FLOW:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+            from workshop.render import error_line
+
+            log = errors.write_crash_log(exc)
+            error_line(
+                f"Unexpected error ({type(exc).__name__}: {exc}). The details are in {log}; "
+                "run `workshop doctor` and include that file when you report it."
+            )
+            raise typer.Exit(errors.EXIT_CRASH) from None
+
+
+app = typer.Typer(
+    cls=WorkshopGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Walk through the Wild Rydes 'Serverless Architecture and Design' module: show a step, edit, verify, move on.",
+)
+
+
+@dataclass
+class Options:
+    """Options given before the command name (`workshop --workspace DIR status`)."""
+
+    workspace: Path | None = None
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    workspace: Path = typer.Option(
+        None, "--workspace", "-w", envvar="WORKSHOP_WORKSPACE", help="The workspace folder (default: found from the current folder)."
+    ),
+) -> None:
+    ctx.obj = Options(workspace=workspace)
+
+
+def options(ctx: typer.Context) -> Options:
+    """The root options, whichever sub-app the command sits in."""
+    root = ctx.find_root()
+    return root.obj if isinstance(root.obj, Options) else Options()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app(prog_name="workshop") or 0)

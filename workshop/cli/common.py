@@ -1,0 +1,29 @@
+"""Small helpers shared by the command modules: the workspace option and opening a session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from workshop.cli.app import options
+
+WorkspaceOpt = Annotated[
+    Optional[Path],
+    typer.Option("--workspace", "-w", help="The workspace folder (default: found from the current folder).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (see docs/json.md).")]
+
+
+def workspace_path(ctx: typer.Context, given: Path | None) -> Path | None:
+    """The workspace given to this command, else to the root (`workshop -w DIR ...`), else None (search from cwd)."""
+    return given if given is not None else options(ctx).workspace
+
+
+def open_session(ctx: typer.Context, given: Path | None):
+    """Load the course and the learner's progress (imports kept lazy for start-up time)."""
+    from workshop import course, progress
+
+    return progress.open_session(workspace_path(ctx, given), course.load())

@@ -1,0 +1,162 @@
+"""Navigation commands: init, status, show, hint, next, back, goto, questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from workshop.cli.app import app
+from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+
+# Let "-1" reach the step lookup (which explains the valid range) instead of failing as an unknown option.
+STEP_ARG_SETTINGS = {"ignore_unknown_options": True}
+StepArg = Annotated[str, typer.Argument(help="A step number (0-13) or id, as `workshop status` lists them.", show_default=False)]
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path("wild-rydes-workshop"),
+) -> None:
+    """Create a learner workspace in DIRECTORY (safe to run again on an existing one)."""
+    from workshop import course, render, workspace
+
+    loaded = course.load()
+    root = directory.expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        from workshop.errors import BadInput
+
+        raise BadInput(f"{root} is a file, not a folder. Choose another path: `workshop init DIR`.")
+    existed = workspace.locate(root) == root
+    workspace.create(root, loaded.course_version, loaded.steps[0].id)
+    if existed:
+        render.success(f"{root} is already a workshop workspace; nothing was changed.")
+    else:
+        render.success(f"Created the workshop workspace {root}.")
+    render.out_console().print(f"Next: `cd {root}` then `workshop show`.", highlight=False)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    workspace_dir: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+    repair: Annotated[bool, typer.Option("--repair", help="Rebuild a damaged progress file, keeping what can be read.")] = False,
+) -> None:
+    """Show your progress through the module."""
+    from workshop import course, progress, render, workspace
+
+    loaded = course.load()
+    if repair:
+        root = workspace.locate(workspace_path(ctx, workspace_dir))
+        if root is None:
+            workspace.require(workspace_path(ctx, workspace_dir))
+        _, kept = workspace.repair(root, loaded.course_version, [s.id for s in loaded.steps])
+        render.note(f"Progress file rebuilt{f'; the old one is kept as {kept}' if kept else ''}.")
+    session = progress.open_session(workspace_path(ctx, workspace_dir), loaded)
+    current = session.current()
+    rows = [
+        {
+            "number": step.number,
+            "id": step.id,
+            "title": step.title,
+            "services": list(step.services),
+            "state": progress.step_state(session, step),
+            "current": step.id == current.id,
+        }
+        for step in loaded.steps
+    ]
+    if as_json:
+        render.print_json({"course_version": loaded.course_version, "current": current.id, "steps": rows})
+        return
+    render.status_table(loaded.title, rows)
+    render.out_console().print(f"Current step: {current.number} ({current.id}). Run `workshop show` to read it.", highlight=False)
+
+
+@app.command(context_settings=STEP_ARG_SETTINGS)
+def show(
+    ctx: typer.Context,
+    step: Annotated[Optional[str], typer.Argument(help="A step number or id (default: the current step).", show_default=False)] = None,
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Show a step's instructions."""
+    from workshop import render
+
+    session = open_session(ctx, workspace_dir)
+    chosen = session.course.step(step) if step is not None else session.current()
+    if chosen.number == 0 and session.state.step(chosen.id).state == "not yet" and step is None:
+        render.markdown(session.course.welcome, title=session.course.title)
+    render.markdown(chosen.text(), title=f"Step {chosen.number}: {chosen.title}")
+    render.out_console().print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]")
+
+
+@app.command()
+def hint(ctx: typer.Context, workspace_dir: WorkspaceOpt = None) -> None:
+    """Reveal the next hint of the current step."""
+    from workshop import progress, render
+
+    session = open_session(ctx, workspace_dir)
+    step = session.current()
+    total, revealed = progress.reveal_hint(session, step)
+    render.hints(f"step {step.number}", revealed, total)
+
+
+@app.command("next")
+def next_(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Move on even though the step is not verified (it shows as skipped).")] = False,
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Move on to the next step."""
+    from workshop import progress, render
+
+    session = open_session(ctx, workspace_dir)
+    step, finished = progress.move_next(session, force=force)
+    if finished:
+        render.markdown(session.course.final, title="Module complete")
+        return
+    render.success(f"Now at step {step.number}: {step.title}.")
+    render.out_console().print("Run `workshop show` to read it.", highlight=False)
+
+
+@app.command()
+def back(ctx: typer.Context, workspace_dir: WorkspaceOpt = None) -> None:
+    """Go back to the previous step (files are not changed; see `workshop reset`)."""
+    from workshop import progress, render
+
+    session = open_session(ctx, workspace_dir)
+    step = progress.move_back(session)
+    render.success(f"Now at step {step.number}: {step.title}.")
+
+
+@app.command(context_settings=STEP_ARG_SETTINGS)
+def goto(ctx: typer.Context, step: StepArg, workspace_dir: WorkspaceOpt = None) -> None:
+    """Make STEP the current step (files are not changed; see `workshop reset --step N`)."""
+    from workshop import progress, render
+
+    session = open_session(ctx, workspace_dir)
+    chosen = progress.move_to(session, session.course.step(step))
+    render.success(f"Now at step {chosen.number}: {chosen.title}.")
+    render.out_console().print("Run `workshop show` to read it.", highlight=False)
+
+
+@app.command()
+def questions(
+    answer: Annotated[Optional[str], typer.Option("--answer", help="Show the worked answer of one question (cost, order, retries).")] = None,
+) -> None:
+    """List the module's questions, or show one question's worked answer."""
+    from workshop import course, render
+
+    loaded = course.load()
+    if answer is None:
+        render.questions_table((q.id, q.title) for q in loaded.questions)
+        return
+    question = loaded.question(answer)
+    text = question.text()
+    if question.id == "cost":
+        from workshop import cost
+
+        text = text.split("## Answer")[0] + "## Answer\n\n" + cost.worked_answer()
+    render.markdown(text, title=question.title)

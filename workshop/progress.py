@@ -1,0 +1,96 @@
+"""Navigation over the course: the current step, moving on and back, hints. Pure functions over Course + State."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from workshop import workspace
+from workshop.course import Course, Step
+from workshop.errors import WorkshopError
+from workshop.workspace import State
+
+
+@dataclass
+class Session:
+    """A workspace opened for one command: its root, the course and the progress."""
+
+    root: Path
+    course: Course
+    state: State
+
+    def current(self) -> Step:
+        return self.course.by_id(self.state.current) or self.course.steps[0]
+
+    def save(self) -> None:
+        workspace.save_state(self.root, self.state)
+
+
+def open_session(explicit: Path | None, course: Course) -> Session:
+    """Find the workspace, load its progress and bring it in line with this course version."""
+    root = workspace.require(explicit)
+    state = workspace.load_state(root)
+    notes = migrate(state, course)
+    session = Session(root, course, state)
+    if notes:
+        session.save()
+    return session
+
+
+def migrate(state: State, course: Course) -> list[str]:
+    """Adapt progress written for another course version: keep known step ids, drop unknown ones."""
+    if state.course_version == course.course_version:
+        return []
+    notes = [f"progress was written for course {state.course_version}; now {course.course_version}"]
+    known = {s.id for s in course.steps}
+    for step_id in [k for k in state.steps if k not in known]:
+        del state.steps[step_id]
+        notes.append(f"forgot progress of removed step {step_id!r}")
+    if state.current not in known:
+        first_open = next((s for s in course.steps if state.step(s.id).state == "not yet"), course.steps[-1])
+        notes.append(f"current step {state.current!r} no longer exists; moved to {first_open.id!r}")
+        state.current = first_open.id
+    state.course_version = course.course_version
+    return notes
+
+
+def step_state(session: Session, step: Step) -> str:
+    """verified / skipped / not yet, as status shows it."""
+    progress = session.state.steps.get(step.id)
+    return progress.state if progress else "not yet"
+
+
+def move_to(session: Session, step: Step) -> Step:
+    """Make `step` the current one (never gated)."""
+    session.state.current = step.id
+    session.save()
+    return step
+
+
+def move_next(session: Session, *, force: bool = False) -> tuple[Step, bool]:
+    """Move to the following step; returns (new current, finished). `force` records the step as skipped."""
+    current = session.current()
+    if force and step_state(session, current) != "verified":
+        session.state.step(current.id).state = "skipped"
+    index = session.course.index(current)
+    if index + 1 >= len(session.course.steps):
+        session.save()
+        return current, True
+    return move_to(session, session.course.steps[index + 1]), False
+
+
+def move_back(session: Session) -> Step:
+    """Move to the previous step."""
+    index = session.course.index(session.current())
+    if index == 0:
+        raise WorkshopError("You are at the first step already. Run `workshop show` to read it.")
+    return move_to(session, session.course.steps[index - 1])
+
+
+def reveal_hint(session: Session, step: Step) -> tuple[int, list[str]]:
+    """Reveal one more hint of `step`; returns (how many exist, the hints revealed so far)."""
+    progress = session.state.step(step.id)
+    if progress.hints_revealed < len(step.hints):
+        progress.hints_revealed += 1
+        session.save()
+    return len(step.hints), list(step.hints[: progress.hints_revealed])
