@@ -1,0 +1,54 @@
+# Everything a newcomer needs, from the project's own files. Targets skip work already done:
+# the stamps live inside .venv/ and node_modules/, so deleting either folder re-runs its install.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help setup test demo bench lock clean check-tools
+
+help:
+	@echo "make demo   set everything up, start the embedded emulator, run the instructor demo through every step"
+	@echo "make test   set everything up and run the tests (offline)"
+	@echo "make bench  run the benchmarks in bench/"
+	@echo "make lock   re-pin requirements.lock from a fresh install (maintainers)"
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+check-tools:
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed, found %d.%d: run make with PYTHON=python3.11" % v[:2])'
+	@command -v node >/dev/null || { echo "Node.js is needed (^20.19, ^22.13 or >= 24): install it, then run make again"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm is needed (it comes with Node.js): install it, then run make again"; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit((a==20&&b>=19)||(a==22&&b>=13)||a>=24?0:(console.error("Node.js "+process.versions.node+" is too old for osls: install ^20.19, ^22.13 or >= 24"),1))'
+	@command -v git >/dev/null || { echo "git is needed: install it, then run make again"; exit 1; }
+
+$(PY_STAMP): pyproject.toml requirements.lock | check-tools
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	PIP_CONSTRAINT=$(CURDIR)/requirements.lock $(BIN)/python -m pip install --disable-pip-version-check -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json | check-tools
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	@tmp=$$(mktemp -d) && $(BIN)/workshop init "$$tmp/workspace" && $(BIN)/workshop --workspace "$$tmp/workspace" status
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done
+
+lock:
+	rm -rf /tmp/workshop-lock && $(PYTHON) -m venv /tmp/workshop-lock
+	/tmp/workshop-lock/bin/pip install -q . '.[dev]'
+	{ echo "# Every Python package the runner installs, pinned. Regenerate with: make lock"; \
+	  /tmp/workshop-lock/bin/pip freeze --exclude wild-rydes-workshop; } > requirements.lock
+	@echo "Also keep the build backend pins (hatchling and its dependencies) at the end of requirements.lock."
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache
