@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import lru_cache
 from typing import Any, Iterable
 
 from rich.console import Console
@@ -13,28 +12,14 @@ from rich.table import Table
 STATE_STYLE = {"verified": "green", "skipped": "yellow", "not yet": "dim"}
 
 
-@lru_cache(maxsize=1)
-def _out() -> Console:
-    return Console(soft_wrap=False)
-
-
-@lru_cache(maxsize=1)
-def _err() -> Console:
-    return Console(stderr=True)
-
-
 def out_console() -> Console:
-    """The console for results (stdout). Rebuilt when sys.stdout changes (tests swap it)."""
-    if _out().file is not sys.stdout:
-        _out.cache_clear()
-    return _out()
+    """The console for results (stdout). Made per call, so NO_COLOR, COLUMNS and a swapped stdout are honoured."""
+    return Console()
 
 
 def err_console() -> Console:
     """The console for progress, spinners and errors (stderr)."""
-    if _err().file is not sys.stderr:
-        _err.cache_clear()
-    return _err()
+    return Console(stderr=True)
 
 
 def error_line(message: str, detail: str | None = None) -> None:
