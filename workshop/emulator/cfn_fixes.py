@@ -1,0 +1,70 @@
+"""moto CloudFormation bugs that break Serverless Framework deploys, fixed in place.
+
+- DeleteChangeSet of an unknown name raised UnboundLocalError (HTTP 500); AWS answers ChangeSetNotFound.
+- Executing a change set left the stack's outputs and exports as they were before (empty after a first deploy).
+- DeleteStack popped exports that change sets never registered (KeyError, HTTP 500).
+- A REST API stayed behind when its stack was deleted.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any
+
+
+def patch_stacks(models: ModuleType) -> None:
+    backend_cls = models.CloudFormationBackend
+    original_delete_change_set = backend_cls.delete_change_set
+    original_execute = backend_cls.execute_change_set
+    original_delete_stack = backend_cls.delete_stack
+
+    @functools.wraps(original_delete_change_set)
+    def delete_change_set(self: Any, change_set_name: str) -> None:
+        known = change_set_name in self.change_sets or any(
+            cs.change_set_name == change_set_name for cs in self.change_sets.values()
+        )
+        if not known:
+            from moto.cloudformation.exceptions import ValidationError
+
+            raise ValidationError(change_set_name, message=f"ChangeSet [{change_set_name}] does not exist")
+        original_delete_change_set(self, change_set_name)
+
+    @functools.wraps(original_execute)
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        original_execute(self, change_set_name, stack_name)
+        change_set = self.change_sets.get(change_set_name) or next(
+            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
+        )
+        if change_set is None:
+            return
+        stack = self.stacks.get(change_set.stack_id)
+        if stack is None:
+            return
+        old_exports = {export.name for export in stack.exports}
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+        for name in old_exports:
+            self.exports.pop(name, None)
+        for export in stack.exports:
+            self.exports[export.name] = export
+
+    @functools.wraps(original_delete_stack)
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        for stack in list(self.stacks.values()):
+            if name_or_stack_id in (stack.stack_id, stack.name):
+                for export in stack.exports:  # make sure each one is there for moto to pop
+                    self.exports.setdefault(export.name, export)
+        original_delete_stack(self, name_or_stack_id)
+
+    backend_cls.delete_change_set = delete_change_set
+    backend_cls.execute_change_set = execute_change_set
+    backend_cls.delete_stack = delete_stack
+
+
+def patch_rest_api(models: ModuleType) -> None:
+    def delete(self: Any, account_id: str, region_name: str) -> None:
+        backend = models.apigateway_backends[account_id][region_name]
+        backend.apis.pop(self.id, None)
+
+    models.RestAPI.delete = delete

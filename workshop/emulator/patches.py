@@ -1,0 +1,46 @@
+"""Which gap-filling module patches which moto module (applied when moto first imports it)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from workshop.emulator.hooks import after_import
+
+
+def _lambda(module: ModuleType) -> None:
+    from workshop.emulator import lambda_patch
+
+    lambda_patch.patch(module)
+
+
+def _sns(module: ModuleType) -> None:
+    from workshop.emulator import sns_delivery
+
+    sns_delivery.patch(module)
+
+
+def _cfn_parsing(module: ModuleType) -> None:
+    from workshop.emulator import cfn_types
+
+    cfn_types.register(module)
+
+
+def _cfn_models(module: ModuleType) -> None:
+    from workshop.emulator import cfn_fixes
+
+    cfn_fixes.patch_stacks(module)
+
+
+def _apigateway(module: ModuleType) -> None:
+    from workshop.emulator import cfn_fixes
+
+    cfn_fixes.patch_rest_api(module)
+
+
+def install() -> None:
+    """Register every patch; each runs when moto imports its module."""
+    after_import("moto.awslambda.models", _lambda)
+    after_import("moto.sns.models", _sns)
+    after_import("moto.cloudformation.parsing", _cfn_parsing)
+    after_import("moto.cloudformation.models", _cfn_models)
+    after_import("moto.apigateway.models", _apigateway)

@@ -1,0 +1,117 @@
+"""Runs one Lambda invocation in a fresh interpreter, as the AWS Python runtime would (standard library only).
+
+argv: EVENT_FILE RESULT_FILE. The handler is $_HANDLER ("path/module.function"). Writes {"ok", "payload",
+"init_ms", "max_rss_kb"} to RESULT_FILE; whatever the function prints is the invocation's log.
+"""
+
+import _workshop_netroute  # noqa: F401  - must come first: routes execute-api calls to the emulator
+
+import importlib
+import json
+import logging
+import os
+import resource
+import sys
+import time
+import traceback
+
+_STARTED = time.monotonic()
+
+
+class Context:
+    """The `context` argument of a handler."""
+
+    def __init__(self, request_id, deadline):
+        self.aws_request_id = request_id
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = os.environ.get("_WORKSHOP_FUNCTION_ARN", "")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+class _RequestIdFilter(logging.Filter):
+    def __init__(self, request_id):
+        super().__init__()
+        self.request_id = request_id
+
+    def filter(self, record):
+        record.aws_request_id = self.request_id
+        return True
+
+
+def _setup_logging(request_id):
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                                           "%Y-%m-%dT%H:%M:%S"))
+    handler.formatter.converter = time.gmtime
+    handler.addFilter(_RequestIdFilter(request_id))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+def _error(error_type, message, request_id, trace=None):
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": trace or []}
+
+
+def _log_error(error, tb_text=""):
+    print(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n{tb_text}".rstrip(), flush=True)
+
+
+def _load_handler(request_id):
+    module_path, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    try:
+        module = importlib.import_module(module_path.replace("/", "."))
+    except SyntaxError as exc:
+        return None, _error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_path}': {exc}", request_id)
+    except ImportError as exc:
+        return None, _error("Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}", request_id)
+    except Exception as exc:  # noqa: BLE001 - the runtime reports any init error the same way
+        trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+        return None, _error(type(exc).__name__, str(exc), request_id, trace)
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        return None, _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_path}'", request_id)
+    return handler, None
+
+
+def main():
+    event_file, result_file = sys.argv[1], sys.argv[2]
+    request_id = os.environ["_WORKSHOP_REQUEST_ID"]
+    deadline = float(os.environ["_WORKSHOP_DEADLINE"])
+    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    _setup_logging(request_id)
+    with open(event_file, encoding="utf-8") as handle:
+        event = json.load(handle)
+    handler, error = _load_handler(request_id)
+    init_ms = (time.monotonic() - _STARTED) * 1000
+    ok, payload = False, error
+    if error is not None:
+        _log_error(error)
+    else:
+        try:
+            payload = handler(event, Context(request_id, deadline))
+            payload = json.loads(json.dumps(payload))
+            ok = True
+        except Exception as exc:  # noqa: BLE001 - an unhandled error becomes the invocation's error payload
+            trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+            payload = _error(type(exc).__name__, str(exc), request_id, trace)
+            _log_error(payload, "Traceback (most recent call last):\n" + "".join(trace))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    result = {"ok": ok, "payload": payload, "init_ms": init_ms,
+              "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    with open(result_file, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
+if __name__ == "__main__":
+    main()
