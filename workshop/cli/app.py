@@ -16,13 +16,10 @@ from typer.core import TyperGroup
 
 from workshop import errors
 
-try:  # Typer >= 0.20 vendors Click; older releases use the click package.
-    from typer._click.exceptions import ClickException as _ClickException
-except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException as _ClickException
+from click.exceptions import ClickException
 
 # Click's own control flow (usage errors, --help, exits) passes through untouched.
-_CLICK_FLOW = (_ClickException, typer.Exit, typer.Abort)
+_CLICK_FLOW = (ClickException, typer.Exit, typer.Abort)
 
 
 class WorkshopGroup(TyperGroup):
