@@ -167,3 +167,22 @@ def client(session, service: str):
     # ignore_configured_endpoint_urls: an AWS_ENDPOINT_URL left in the shell never redirects a real-account client.
     config = Config(retries=RETRIES, connect_timeout=5, read_timeout=60, ignore_configured_endpoint_urls=True)
     return session.client(service, config=config)
+
+
+def emulator_dir(root: Path) -> Path:
+    """Where a workspace's emulator keeps its pid, log and saved state."""
+    return root / ".workshop" / "emulator"
+
+
+def endpoint_for(root: Path, target: Target) -> str | None:
+    """The emulator endpoint for the local target (started if needed); None for aws."""
+    if target.name != "local":
+        return None
+    from workshop import emulator
+
+    return emulator.ensure_running(emulator_dir(root)).endpoint
+
+
+def connect(root: Path, target: Target):
+    """A boto3 session for the workspace's target, starting the emulator when the local target needs it."""
+    return boto3_session(target, endpoint=endpoint_for(root, target))
