@@ -12,6 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_COURSE = REPO / "tests" / "sample_course"
 CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
+# The sample course's services carry their own unit tests (run by `workshop dev check`), not part of this suite.
+collect_ignore_glob = ["sample_course/*"]
 
 _real_connect = socket.socket.connect
 
@@ -47,6 +49,8 @@ def isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     yield home
+    if (home / ".aws").exists():
+        pytest.fail(f"a test wrote {home / '.aws'}: tests must never read or write ~/.aws (use the emulator target)")
 
 
 @pytest.fixture

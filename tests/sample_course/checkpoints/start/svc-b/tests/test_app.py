@@ -1,0 +1,5 @@
+from app import handler
+
+
+def test_handler():
+    assert handler({}, None)["statusCode"] == 201

@@ -1,0 +1,101 @@
+"""The operation journal (`.workshop/journal.json`): what a file-replacing command intends, written before it starts.
+
+A command writes its intent atomically, advances the phase as it goes and clears the journal when done. If it is killed
+half-way (SIGKILL, power loss), the next command finds the journal and finishes or rolls back the operation
+(checkpoints.recover decides which). Tests kill a command at a named point with $WORKSHOP_TEST_KILL_AT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workshop import workspace
+
+JOURNAL_FILE = "journal.json"
+KILL_ENV = "WORKSHOP_TEST_KILL_AT"
+
+
+@dataclass
+class Entry:
+    """One operation in flight."""
+
+    op: str  # reset / solve / restore
+    phase: str  # saving -> applying (the only phase in which files change) -> done
+    pid: int = field(default_factory=os.getpid)
+    started: str = field(default_factory=workspace.now)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def path(root: Path) -> Path:
+    return root / workspace.STATE_DIR / JOURNAL_FILE
+
+
+def pending(root: Path) -> Entry | None:
+    """The operation a previous command left unfinished, if any (an unreadable journal counts as one)."""
+    try:
+        raw = json.loads(path(root).read_text(encoding="utf-8"))
+        return Entry(op=str(raw["op"]), phase=str(raw["phase"]), pid=int(raw["pid"]), started=str(raw["started"]), data=dict(raw["data"]))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return Entry(op="unknown", phase="unknown", pid=0, data={})
+
+
+def write(root: Path, entry: Entry) -> Entry:
+    """Record `entry` atomically (a reader sees the previous phase or this one, never a torn file)."""
+    workspace.write_atomic(path(root), json.dumps(asdict(entry), indent=2, sort_keys=True) + "\n")
+    return entry
+
+
+def begin(root: Path, op: str, **data: Any) -> Entry:
+    """Write the intent of `op` before anything is changed."""
+    entry = write(root, Entry(op=op, phase="saving", data=data))
+    kill_point(f"{op}:begun")
+    return entry
+
+
+def advance(root: Path, entry: Entry, phase: str, **data: Any) -> Entry:
+    """Move `entry` to `phase`, adding what the next command needs to finish it."""
+    entry.phase = phase
+    entry.data.update(data)
+    write(root, entry)
+    kill_point(f"{entry.op}:{phase}")
+    return entry
+
+
+def clear(root: Path) -> None:
+    """The operation is complete (or undone)."""
+    path(root).unlink(missing_ok=True)
+
+
+def running_elsewhere(entry: Entry) -> bool:
+    """True when the process that wrote `entry` is still alive (another command is running)."""
+    if entry.pid <= 0 or entry.pid == os.getpid():
+        return False
+    try:
+        os.kill(entry.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _not_zombie(entry.pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    """A killed child not yet reaped by its parent still answers kill(0); /proc tells them apart on Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def kill_point(name: str) -> None:
+    """Test hook: die here, at once and without cleanup, when $WORKSHOP_TEST_KILL_AT names this point."""
+    if os.environ.get(KILL_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

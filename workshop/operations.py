@@ -1,0 +1,231 @@
+"""The operations that replace the learner's files (reset, solve, restore) and the read-only diff.
+
+Every file-replacing operation follows one path: write its intent to the journal, take `.git/index.lock`, stage the whole
+working tree in a private index, save it as a backup ref (all-or-nothing), then switch the files to the target tree with
+`git read-tree -u -m` (which only touches files that differ) and install the private index as the real one. A command
+killed half-way leaves the journal behind; `recover` (run first by every command) finishes the switch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from workshop import backups, journal, merge, workspace
+from workshop.backups import Backup
+from workshop.course import Course, Step
+from workshop.errors import WorkshopError
+from workshop.gitrepo import GitFailed, Repo, install_index, lock_index, open_repo
+
+
+@dataclass
+class Outcome:
+    """What an operation did, for the command to render."""
+
+    changed: list[str] = field(default_factory=list)  # files whose content, mode or presence changed
+    backup: Backup | None = None  # where the files as they were before are kept
+    conflicts: list[str] = field(default_factory=list)  # solve: files left with conflict markers
+    commands: list[str] = field(default_factory=list)  # solve on a step without a patch: what completes it
+    step: Step | None = None
+
+
+DETACHED = "HEAD is detached (not on a branch), so the runner will not change your files. Run `git switch main`, then run the command again."
+IN_PROGRESS = "A git {name} is in progress in {root}. Finish it or abort it (e.g. `git {cmd} --abort`), then run the command again."
+UNMERGED = "Git has unmerged files in {root} ({files}). Resolve them and `git add` them (or `git merge --abort`), then run the command again."
+RUNNING = "Another workshop command (pid {pid}) is running `{op}` in this workspace. Wait for it to finish, then run the command again."
+
+
+def preflight(root: Path) -> Repo:
+    """The workspace's repository, refusing (with the way out) what the runner must not work over."""
+    repo = open_repo(root)
+    if repo.head_branch() is None:
+        raise WorkshopError(DETACHED)
+    if name := repo.operation_in_progress():
+        cmd = {"merge": "merge", "cherry-pick": "cherry-pick", "revert": "revert"}.get(name, "rebase")
+        raise WorkshopError(IN_PROGRESS.format(name=name, root=root, cmd=cmd))
+    return repo
+
+
+def _staged_tree(repo: Repo, index: Path) -> str | None:
+    """The tree of the learner's index (copied into `index`); unmerged entries are a merge the runner did not make."""
+    status, out, _ = repo.call("write-tree", index=index)
+    if status == 0:
+        return out.strip()
+    unmerged = repo.unmerged_paths(index)
+    if unmerged:
+        raise WorkshopError(UNMERGED.format(root=repo.root, files=", ".join(unmerged[:5])))
+    return None
+
+
+def _changed(repo: Repo, old: str, new: str) -> list[str]:
+    return repo.lines("diff-tree", "-r", "-z", "--name-only", "--no-renames", old, new)
+
+
+def replace_files(
+    root: Path, op: str, reason: str, target: Callable[[Repo, Path, str], tuple[str, list[str]]], *,
+    staged: Callable[[Repo], str | None] | None = None, **intent,
+) -> Outcome:
+    """Back up the working tree, then make it equal the tree `target(repo, index, current)` returns."""
+    recover(root)
+    repo = preflight(root)
+    entry = journal.begin(root, op, **intent)
+    try:
+        lock_index(repo)
+    except BaseException:
+        journal.clear(root)
+        raise
+    installed = False
+    try:
+        with repo.temp_index() as index:
+            head, head_tree = repo.revs("HEAD", "HEAD^{tree}")
+            staged_tree = _staged_tree(repo, index)
+            current = repo.snapshot(index)
+            wanted, conflicts = target(repo, index, current)
+            if wanted == current:
+                return Outcome(conflicts=conflicts)
+            backup = backups.save(repo, index, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
+            journal.advance(root, entry, "applying", backup=backup.name, current=current, target=wanted)
+            repo.switch(index, current, wanted)
+            journal.kill_point(f"{op}:switched")
+            new_staged = staged(repo) if staged else None
+            if new_staged:
+                repo.run("read-tree", new_staged, index=index)
+                repo.call("update-index", "-q", "--refresh", index=index)
+            install_index(repo, index)
+            installed = True
+            journal.kill_point(f"{op}:installed")
+            _finish(root, entry)
+            return Outcome(changed=_changed(repo, current, wanted), backup=backup, conflicts=conflicts)
+    finally:
+        if not installed:
+            install_index(repo, None)
+        if journal.pending(root) is not None and journal.pending(root).phase == "saving":
+            journal.clear(root)
+
+
+def _finish(root: Path, entry: journal.Entry) -> None:
+    """The last part of an operation, done again by `recover`: progress marker, then clear the journal."""
+    if entry.op == "reset" and entry.data.get("step_id"):
+        state = workspace.load_state(root)
+        state.current = entry.data["step_id"]
+        workspace.save_state(root, state)
+    journal.clear(root)
+
+
+def recover(root: Path) -> list[str]:
+    """Finish an operation a killed command left half-done; returns what was done (empty when nothing was pending)."""
+    entry = journal.pending(root)
+    if entry is None:
+        return []
+    if journal.running_elsewhere(entry):
+        raise WorkshopError(RUNNING.format(pid=entry.pid, op=entry.op))
+    repo = open_repo(root)
+    repo.wait_for_temp_locks()
+    (repo.git_dir / "index.lock").unlink(missing_ok=True)  # ours: the journal says a runner held it
+    what = entry.data.get("what", f"workshop {entry.op}")
+    if entry.phase != "applying":
+        journal.clear(root)
+        return [f"`{what}` was interrupted before it changed any file; cleaned up what it left."]
+    lock_index(repo)
+    notes = []
+    try:
+        with repo.temp_index() as index:
+            now = repo.snapshot(index)
+            target, before = entry.data["target"], entry.data["current"]
+            if now not in (target, before):
+                extra = backups.save(repo, index, now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
+                notes.append(f"Your files were saved first as backup {extra.name}.")
+            repo.switch(index, now, target)
+            install_index(repo, index)
+    finally:
+        install_index(repo, None)
+    _finish(root, entry)
+    backup = entry.data.get("backup")
+    return [f"`{what}` was interrupted; it is now finished. Your files from before it are in backup {backup} "
+            f"(`{backups.restore_command(backup)}`).", *notes]
+
+
+def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
+    """Put the files at the start of `step` (the checkpoint after the previous one) and make it the current step."""
+    from workshop.checkpoints import trees_around
+
+    repo = open_repo(root)
+    start_tree, _ = trees_around(repo, course, step)
+    outcome = replace_files(
+        root, "reset", f"reset-to-step-{step.number:02d}", lambda *_: (start_tree, []),
+        step_id=step.id, what=f"workshop reset --step {step.number}",
+    )
+    if outcome.backup is None:  # nothing to change: still move the marker
+        state = workspace.load_state(root)
+        state.current = step.id
+        workspace.save_state(root, state)
+    outcome.step = step
+    return outcome
+
+
+def completing_commands(step: Step) -> list[str]:
+    """What completes a step that has no patch: its deploys, then `workshop verify` for behaviour."""
+    commands = [f"workshop deploy {service}" for service in step.deploys]
+    if "behaviour" in step.kinds or "reliability" in step.kinds or not commands:
+        commands.append("workshop verify")
+    return commands
+
+
+def solve_step(root: Path, course: Course, step: Step) -> Outcome:
+    """Apply `step`'s solution onto the learner's files with a three-way merge (conflicts keep markers)."""
+    from workshop.checkpoints import trees_around
+
+    repo = open_repo(root)
+    base, after = trees_around(repo, course, step)
+    if base == after:
+        return Outcome(commands=completing_commands(step), step=step)
+    labels = ("your files", f"start of step {step.number}", f"solution of step {step.number}")
+
+    def merged(repo: Repo, index: Path, current: str) -> tuple[str, list[str]]:
+        return merge.three_way(repo, index, current, base, after, labels=labels)
+
+    outcome = replace_files(root, "solve", f"solve-step-{step.number:02d}", merged, what=f"workshop solve --step {step.number}")
+    outcome.step = step
+    return outcome
+
+
+def restore(root: Path, name: str) -> Outcome:
+    """Bring back a backup's files (and staged index); the files replaced are backed up first."""
+    repo = open_repo(root)
+    chosen = backups.find(repo, name)
+    tree, staged_tree = backups.trees(repo, chosen)
+    outcome = replace_files(
+        root, "restore", "before-restore", lambda *_: (tree, []), staged=lambda _: staged_tree,
+        what=f"workshop restore {chosen.name}",
+    )
+    return outcome
+
+
+@dataclass
+class Diff:
+    """A diff for the command to render."""
+
+    text: str
+    left: str
+    right: str
+
+
+def diff(root: Path, course: Course, step: Step, *, against: str = "solution", stat: bool = False, paths: tuple[str, ...] = ()) -> Diff:
+    """Your files against the state after `step` (`against="start"`: what you changed since the step began)."""
+    from workshop.checkpoints import trees_around
+
+    repo = open_repo(root)
+    base, after = trees_around(repo, course, step)
+    mine = repo.tree_of(root)
+    if against == "start":
+        left, right, names = base, mine, (f"start of step {step.number}", "your files")
+    else:
+        left, right, names = mine, after, ("your files", f"after step {step.number}")
+    args = ["diff", "--no-color", "--no-ext-diff", "--no-renames"]
+    args += ["--stat=100"] if stat else []
+    text = repo.run(*args, left, right, "--", *paths)
+    return Diff(text=text, left=names[0], right=names[1])
+
+
+__all__ = ["Diff", "GitFailed", "Outcome", "diff", "recover", "reset_to_step", "restore", "solve_step"]
