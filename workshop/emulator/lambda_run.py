@@ -24,6 +24,7 @@ from typing import Any
 from workshop.emulator import sandbox, settings
 
 BOOTSTRAP = sandbox.RUNTIME_DIR / "bootstrap.py"
+INIT_LIMIT = 10.0  # seconds AWS allows the init phase; a backstop, the bootstrap enforces the timeout itself
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Invocation:
     error_message: str | None = None
 
 
-def _environment(fn: Any, code: Path, request_id: str, stream: str, deadline: float) -> dict[str, str]:
+def _environment(fn: Any, code: Path, request_id: str, stream: str, timeout: float) -> dict[str, str]:
     conf = settings.current()
     env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
     env.update({
@@ -44,7 +45,7 @@ def _environment(fn: Any, code: Path, request_id: str, stream: str, deadline: fl
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
         "HOME": str(conf.state_dir / "home"),
-        "PYTHONPATH": os.pathsep.join([str(sandbox.RUNTIME_DIR), str(code), str(sandbox.sdk_dir(conf.state_dir))]),
+        "PYTHONPATH": os.pathsep.join([str(code), str(sandbox.RUNTIME_DIR), str(sandbox.sdk_dir(conf.state_dir))]),
         "LAMBDA_TASK_ROOT": str(code),
         "LAMBDA_RUNTIME_DIR": str(sandbox.RUNTIME_DIR),
         "_HANDLER": fn.handler or "",
@@ -64,7 +65,7 @@ def _environment(fn: Any, code: Path, request_id: str, stream: str, deadline: fl
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "_WORKSHOP_GATEWAY": f"{conf.port}:{conf.https_port}:{conf.ca_file}",
         "_WORKSHOP_REQUEST_ID": request_id,
-        "_WORKSHOP_DEADLINE": repr(deadline),
+        "_WORKSHOP_TIMEOUT": repr(timeout),
         "_WORKSHOP_FUNCTION_ARN": fn.function_arn,
     })
     return env
@@ -94,7 +95,7 @@ def run(fn: Any, event: Any) -> Invocation:
         event_file, result_file = Path(tmp) / "event.json", Path(tmp) / "result.json"
         event_file.write_text(_event_json(event), encoding="utf-8")
         started = time.monotonic()
-        env = _environment(fn, code, request_id, stream, time.time() + timeout)
+        env = _environment(fn, code, request_id, stream, timeout)
         proc = subprocess.Popen(
             [sys.executable, "-S", str(BOOTSTRAP), str(event_file), str(result_file)],
             cwd=code, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -102,7 +103,7 @@ def run(fn: Any, event: Any) -> Invocation:
         )
         timed_out = False
         try:
-            output, _ = proc.communicate(timeout=timeout + 0.5)  # interpreter start is not billed on AWS either
+            output, _ = proc.communicate(timeout=timeout + INIT_LIMIT)  # the function times itself out after init
         except subprocess.TimeoutExpired:
             timed_out = True
             with contextlib.suppress(ProcessLookupError):
@@ -123,6 +124,7 @@ def _finish(fn: Any, request_id: str, stream: str, now: dt.datetime, text: str, 
     duration = max(elapsed_ms - init_ms, 0.01)
     lines = [f"START RequestId: {request_id} Version: $LATEST"]
     lines += [line for line in text.splitlines() if line.strip()]
+    timed_out = timed_out or bool(result and result.get("timed_out"))
     if timed_out:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         lines.append(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds")

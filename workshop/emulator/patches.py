@@ -37,6 +37,12 @@ def _apigateway(module: ModuleType) -> None:
     cfn_fixes.patch_rest_api(module)
 
 
+def _s3(module: ModuleType) -> None:
+    from workshop.emulator import s3_policy
+
+    s3_policy.patch(module)
+
+
 def install() -> None:
     """Register every patch; each runs when moto imports its module."""
     after_import("moto.awslambda.models", _lambda)
@@ -44,3 +50,4 @@ def install() -> None:
     after_import("moto.cloudformation.parsing", _cfn_parsing)
     after_import("moto.cloudformation.models", _cfn_models)
     after_import("moto.apigateway.models", _apigateway)
+    after_import("moto.s3.models", _s3)

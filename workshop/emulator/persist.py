@@ -7,6 +7,7 @@ load) and weak dictionaries are stored as plain ones. A file written by another 
 
 from __future__ import annotations
 
+import collections
 import importlib
 import io
 import json
@@ -32,6 +33,12 @@ def _weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary[Any, Any]
     return weakref.WeakValueDictionary(items)
 
 
+def _new_defaultdict(cls: type, factory: Any) -> Any:
+    obj = cls.__new__(cls)
+    collections.defaultdict.__init__(obj, factory)
+    return obj
+
+
 def _pickler(buffer: io.BytesIO) -> Any:
     import cloudpickle
 
@@ -41,6 +48,9 @@ def _pickler(buffer: io.BytesIO) -> Any:
                 return (threading.RLock if "RLock" in type(obj).__name__ else threading.Lock), ()
             if isinstance(obj, weakref.WeakValueDictionary):
                 return _weak_values, (dict(obj.items()),)
+            if isinstance(obj, collections.defaultdict) and type(obj) is not collections.defaultdict:
+                # subclasses with their own __init__ arguments (moto's ParameterDict) cannot use defaultdict's reduce
+                return _new_defaultdict, (type(obj), obj.default_factory), vars(obj) or None, None, iter(list(obj.items()))
             return super().reducer_override(obj)
 
     return Pickler(buffer, protocol=5)

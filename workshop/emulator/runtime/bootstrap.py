@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -86,13 +87,16 @@ def _load_handler(request_id):
 def main():
     event_file, result_file = sys.argv[1], sys.argv[2]
     request_id = os.environ["_WORKSHOP_REQUEST_ID"]
-    deadline = float(os.environ["_WORKSHOP_DEADLINE"])
-    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    timeout = float(os.environ["_WORKSHOP_TIMEOUT"])
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]  # the runtime folder is on PYTHONPATH already, after the function's code as on AWS
     _setup_logging(request_id)
     with open(event_file, encoding="utf-8") as handle:
         event = json.load(handle)
     handler, error = _load_handler(request_id)
     init_ms = (time.monotonic() - _STARTED) * 1000
+    deadline = time.time() + timeout  # as on AWS, the timeout counts from the end of the init phase
+    _arm_timeout(timeout, result_file, init_ms)
     ok, payload = False, error
     if error is not None:
         _log_error(error)
@@ -107,10 +111,36 @@ def main():
             _log_error(payload, "Traceback (most recent call last):\n" + "".join(trace))
     sys.stdout.flush()
     sys.stderr.flush()
-    result = {"ok": ok, "payload": payload, "init_ms": init_ms,
-              "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    _write_result(result_file, {"ok": ok, "payload": payload, "init_ms": init_ms})
+
+
+def _peak_memory_kb():
+    """VmHWM: the peak resident size of this program (ru_maxrss would include the parent's, from before exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _write_result(result_file, result):
+    result["max_rss_kb"] = _peak_memory_kb()
     with open(result_file, "w", encoding="utf-8") as handle:
         json.dump(result, handle)
+
+
+def _arm_timeout(timeout, result_file, init_ms):
+    def expire(signum, frame):
+        sys.stdout.flush()
+        _write_result(result_file, {"ok": False, "timed_out": True, "payload": None, "init_ms": init_ms})
+        os._exit(124)
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
 
 
 if __name__ == "__main__":
