@@ -31,10 +31,16 @@ def init(
         raise BadInput(f"{root} is a file, not a folder. Choose another path: `workshop init DIR`.")
     existed = workspace.locate(root) == root
     workspace.create(root, loaded.course_version, loaded.steps[0].id)
-    if existed:
-        render.success(f"{root} is already a workshop workspace; nothing was changed.")
+    from workshop import checkpoints  # imports git: only init and the git commands need it
+
+    built = checkpoints.init_repo(root, loaded)
+    branches = f"{len(built.checkpoints)} checkpoint branches (`git branch` lists them)"
+    if existed and not built.updated:
+        render.success(f"{root} is already a workshop workspace; nothing was changed (your files are untouched).")
+    elif existed:
+        render.success(f"{root} is already a workshop workspace; rebuilt its {branches}. Your files are untouched.")
     else:
-        render.success(f"Created the workshop workspace {root}.")
+        render.success(f"Created the workshop workspace {root}: a git repository with both services on `main` and {branches}.")
     render.out_console().print(f"Next: `cd {root}` then `workshop show`.", highlight=False)
 
 

@@ -1,0 +1,258 @@
+"""Commands over the workspace's git repository: reset, solve, diff, backups, restore, and the authors' `dev` commands.
+
+Thin: each parses options, calls one core function in workshop.checkpoints (imported lazily: git is never imported by
+`workshop status`), and renders the result. Every command that replaces files names its backup and the restore command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from workshop.cli.app import app
+from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
+
+STEP_SETTINGS = {"ignore_unknown_options": True}
+StepOpt = Annotated[
+    Optional[str], typer.Option("--step", "-s", help="A step number or id (default: the current step).", show_default=False)
+]
+
+dev_app = typer.Typer(help="Commands for course authors: record a step's patch, check the whole course.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+
+def _open(ctx: typer.Context, workspace_dir: Path | None):
+    """The session, after finishing whatever a killed command left half-done (and saying what was done)."""
+    from workshop import checkpoints, render
+
+    session = open_session(ctx, workspace_dir)
+    for line in checkpoints.recover(session.root):
+        render.note(line)
+    return session
+
+
+def _backup_lines(outcome) -> None:
+    from workshop import render
+    from workshop.backups import restore_command
+
+    if outcome.backup is not None:
+        name = outcome.backup.name
+        render.out_console().print(
+            f"Your files as they were are saved in backup [bold]{name}[/]. To undo: [bold]`{restore_command(name)}`[/]",
+            highlight=False, soft_wrap=True,
+        )
+
+
+def _outcome_json(outcome) -> dict:
+    from workshop.backups import restore_command
+
+    return {
+        "step": outcome.step.id if outcome.step else None,
+        "changed": outcome.changed,
+        "conflicts": outcome.conflicts,
+        "commands": outcome.commands,
+        "backup": outcome.backup.to_json() if outcome.backup else None,
+        "restore": restore_command(outcome.backup.name) if outcome.backup else None,
+    }
+
+
+def _changed_files(outcome) -> None:
+    from workshop import render
+
+    console = render.out_console()
+    for path in outcome.changed[:20]:
+        console.print(f"  {path}", highlight=False, markup=False)
+    if len(outcome.changed) > 20:
+        console.print(f"  ... and {len(outcome.changed) - 20} more", highlight=False)
+
+
+@app.command(context_settings=STEP_SETTINGS)
+def reset(
+    ctx: typer.Context,
+    step: Annotated[str, typer.Option("--step", "-s", help="The step to start again (0 = the very start).", show_default=False)],
+    workspace_dir: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put your files at the START of a step (your current files are backed up first) and make it the current step."""
+    from workshop import checkpoints, render
+
+    session = _open(ctx, workspace_dir)
+    chosen = session.course.step(step)
+    outcome = checkpoints.reset_to_step(session.root, session.course, chosen)
+    if as_json:
+        render.print_json(_outcome_json(outcome))
+        return
+    if outcome.changed:
+        render.success(f"Your files are now at the start of step {chosen.number}: {chosen.title} ({len(outcome.changed)} files changed).")
+        _changed_files(outcome)
+    else:
+        render.success(f"Your files were already at the start of step {chosen.number}; nothing was changed.")
+    _backup_lines(outcome)
+    render.out_console().print(f"Current step: {chosen.number}. Run `workshop show` to read it.", highlight=False)
+
+
+@app.command(context_settings=STEP_SETTINGS)
+def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Apply a step's solution on top of your work (a three-way merge; your files are backed up first)."""
+    from workshop import checkpoints, render
+
+    session = _open(ctx, workspace_dir)
+    chosen = session.course.step(step) if step is not None else session.current()
+    outcome = checkpoints.solve_step(session.root, session.course, chosen)
+    if as_json:
+        render.print_json(_outcome_json(outcome))
+        return
+    console = render.out_console()
+    if outcome.commands:
+        render.success(f"Step {chosen.number} changes no file: nothing to apply.")
+        console.print("It is completed by running: " + ", then ".join(f"`{c}`" for c in outcome.commands), highlight=False)
+        return
+    if not outcome.changed and not outcome.conflicts:
+        render.success(f"Your files already hold the solution of step {chosen.number}; nothing was changed.")
+        return
+    if outcome.conflicts:
+        console.print(
+            f"[yellow]The solution of step {chosen.number} was merged with conflicts in {len(outcome.conflicts)} files.[/] "
+            "Edit them where you see <<<<<<< / ======= / >>>>>>> (yours first, the solution second):",
+            highlight=False, soft_wrap=True,
+        )
+        for path in outcome.conflicts:
+            console.print(f"  [bold]{path}[/]", highlight=False)
+    else:
+        render.success(f"Applied the solution of step {chosen.number} ({len(outcome.changed)} files changed).")
+        _changed_files(outcome)
+    _backup_lines(outcome)
+    console.print("Next: `workshop verify`.", highlight=False)
+
+
+@app.command(context_settings=STEP_SETTINGS)
+def diff(
+    ctx: typer.Context,
+    path: Annotated[Optional[Path], typer.Argument(help="Only this file or folder.", show_default=False)] = None,
+    step: StepOpt = None,
+    stat: Annotated[bool, typer.Option("--stat", help="Only the changed files and line counts.")] = False,
+    against: Annotated[
+        str, typer.Option("--against", help="`solution` (your files -> the state after the step) or `start` (the step's start -> your files).")
+    ] = "solution",
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Compare your files with the solution of the current step (+ lines: what the solution has that your files lack)."""
+    from workshop import checkpoints, render
+    from workshop.errors import BadInput
+
+    if against not in ("solution", "start"):
+        raise BadInput(f"--against takes `solution` or `start`, not {against!r}.")
+    session = _open(ctx, workspace_dir)
+    chosen = session.course.step(step) if step is not None else session.current()
+    paths = (_relative(session.root, path),) if path is not None else ()
+    result = checkpoints.diff(session.root, session.course, chosen, against=against, stat=stat, paths=paths)
+    console = render.out_console()
+    if not result.text.strip():
+        render.success(f"No differences between {result.left} and {result.right}.")
+        return
+    console.print(f"[dim]--- {result.left}\n+++ {result.right}[/]", highlight=False)
+    if stat:
+        console.print(result.text.rstrip("\n"), highlight=False, markup=False)
+        return
+    from rich.syntax import Syntax
+
+    console.print(Syntax(result.text.rstrip("\n"), "diff", theme="ansi_dark", background_color="default", word_wrap=False))
+
+
+def _relative(root: Path, path: Path) -> str:
+    """PATH as git wants it: relative to the workspace root (given relative to the current folder, or already so)."""
+    absolute = path.expanduser().resolve()
+    try:
+        return absolute.relative_to(root.resolve()).as_posix() or "."
+    except ValueError:
+        return path.as_posix()
+
+
+@app.command("backups")
+def backups_(ctx: typer.Context, workspace_dir: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List the backups of your files, oldest first (`workshop restore NAME` brings one back)."""
+    from workshop import checkpoints, render
+    from workshop.gitrepo import open_repo
+
+    session = _open(ctx, workspace_dir)
+    found = checkpoints.list_backups(open_repo(session.root))
+    if as_json:
+        render.print_json({"backups": [b.to_json() for b in found]})
+        return
+    if not found:
+        render.success("No backups yet: reset, solve and restore make one before they change a file.")
+        return
+    from rich.table import Table
+
+    table = Table(title="Backups (oldest first)", title_justify="left")
+    table.add_column("Name", no_wrap=True, overflow="fold")
+    table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Files", justify="right")
+    for backup in found:
+        table.add_row(backup.name, backup.created, str(backup.files))
+    render.out_console().print(table)
+    render.out_console().print(f"Restore one with `workshop restore NAME`, e.g. `workshop restore {found[-1].name}`.", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The backup's name, as `workshop backups` lists it.", show_default=False)],
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Bring back the files of a backup (the files it replaces are backed up first)."""
+    from workshop import checkpoints, render
+
+    session = _open(ctx, workspace_dir)
+    outcome = checkpoints.restore(session.root, name)
+    if not outcome.changed:
+        render.success("Your files already equal that backup; nothing was changed.")
+        return
+    render.success(f"Restored {name} ({len(outcome.changed)} files changed).")
+    _changed_files(outcome)
+    _backup_lines(outcome)
+
+
+@dev_app.command("record", context_settings=STEP_SETTINGS)
+def dev_record(
+    ctx: typer.Context,
+    step: Annotated[str, typer.Argument(help="The step whose patch to regenerate (number or id).", show_default=False)],
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Regenerate solutions/NN-<id>.patch from your files (the edited state after STEP) and rebuild the checkpoints."""
+    from workshop import checkpoints, render
+
+    session = _open(ctx, workspace_dir)
+    chosen = session.course.step(step)
+    result = checkpoints.record_step(session.root, session.course, chosen)
+    render.success(f"Wrote {result.patch} ({len(result.files)} files).")
+    for path in result.files:
+        render.out_console().print(f"  {path}", highlight=False, markup=False)
+    if result.later_problem:
+        render.out_console().print(f"[yellow]A later patch no longer applies:[/] {result.later_problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    render.out_console().print("Checkpoint branches rebuilt. Run `workshop dev check` before committing.", highlight=False)
+
+
+@dev_app.command("check")
+def dev_check(
+    skip_tests: Annotated[bool, typer.Option("--skip-tests", help="Only check that the patches apply and no stray file is shipped.")] = False,
+) -> None:
+    """Check the course: every patch applies in order, each checkpoint's unit tests pass, the start fails step 1's test."""
+    from workshop import course, devcheck, render
+
+    report = devcheck.check_course(course.load(), run_tests=not skip_tests)
+    console = render.out_console()
+    for item in report:
+        mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {item.name}", highlight=False, soft_wrap=True)
+        if item.detail and not item.ok:
+            console.print(item.detail, highlight=False, markup=False, soft_wrap=True)
+    failed = [item for item in report if not item.ok]
+    if failed:
+        render.error_line(f"{len(failed)} of {len(report)} course checks failed (see above).")
+        raise typer.Exit(1)
+    render.success(f"All {len(report)} course checks passed.")
