@@ -86,12 +86,20 @@ def _prepare(state_file: Path, notes: list[str]) -> None:
         _ready.set()
 
 
+class _QuietHealth(logging.Filter):
+    """Keep the launcher's health polls out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "/_workshop/health" not in record.getMessage()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workshop.emulator.server")
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    logging.getLogger("werkzeug").addFilter(_QuietHealth())
     state_dir: Path = args.state_dir
     state_file = state_dir / files.STATE
 
