@@ -1,0 +1,192 @@
+"""Deploy commands: deploy, teardown, doctor, test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from workshop.cli.app import app
+from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+
+TargetOpt = Annotated[Optional[str], typer.Option("--target", help="`local` (the embedded emulator, default) or `aws`.", show_default=False)]
+StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Deploy stage (default: dev locally, dev-<user> on aws).", show_default=False)]
+RegionOpt = Annotated[Optional[str], typer.Option("--region", help="AWS region (default us-east-1).", show_default=False)]
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="AWS profile for the aws target.", show_default=False)]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deploying to a real account.")]
+
+
+def _target(session, name, stage, region, profile):
+    """Resolve the target from the workspace and the options, and remember the choice."""
+    from workshop import targets
+
+    target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
+    stored = {**session.state.target, **target.to_json()}
+    if stored != session.state.target:
+        session.state.target = stored
+        session.save()
+    return target
+
+
+def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
+    """On a real account, show account, region and stage once per workspace and ask before the first deploy."""
+    from workshop import render, targets
+    from workshop.errors import WorkshopError
+
+    if target.name != "aws":
+        return
+    identity = targets.client(rollout_ctx.session, "sts").get_caller_identity()
+    key = f"{identity['Account']}/{target.region}/{target.stage}"
+    if session.state.target.get("confirmed") == key:
+        return
+    render.err_console().print(
+        f"Deploying to AWS account [bold]{identity['Account']}[/] ({identity['Arn']}), region [bold]{target.region}[/], "
+        f"stage [bold]{target.stage}[/]. This creates real resources; `workshop teardown` removes them."
+    )
+    if not yes and not typer.confirm("Continue?", default=False, err=True):
+        raise WorkshopError("Nothing was deployed. Run the command again with `--yes` once you are sure.")
+    session.state.target["confirmed"] = key
+    session.save()
+
+
+class _Spinner:
+    """A Rich status line on stderr showing the current action and CloudFormation event of a deploy context."""
+
+    def __init__(self, rctx) -> None:
+        from workshop import deploy, render
+
+        self.base = ""
+        self._status = render.err_console().status("starting")
+        self._event = deploy.current_event
+        rctx.announce, rctx.on_line = self.announce, self.on_line
+
+    def announce(self, message: str) -> None:
+        self.base = message
+        self._status.update(message)
+
+    def on_line(self, line: str) -> None:
+        event = self._event(line)
+        if event:
+            self._status.update(f"{self.base}  [dim]{event}[/]")
+
+    def __enter__(self):
+        self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._status.__exit__(*exc)
+
+
+@app.command("deploy")
+def deploy_command(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="`wild-rydes`, `wild-rydes-ride-record` or `all`.", show_default=False)],
+    recreate: Annotated[bool, typer.Option("--recreate", help="Remove the service's stack first, then deploy (repairs drift).")] = False,
+    target: TargetOpt = None, stage: StageOpt = None, region: RegionOpt = None, profile: ProfileOpt = None, yes: YesOpt = False,
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
+    from workshop import render, rollout
+
+    session = open_session(ctx, workspace_dir)
+    if service != "all":
+        rollout.check_service(service)
+    chosen = _target(session, target, stage, region, profile)
+    rctx = rollout.Context.open(session.root, chosen)
+    _confirm_account(session, chosen, rctx, yes)
+    with _Spinner(rctx):
+        if service == "all":
+            if recreate:
+                rollout.teardown(rctx)
+            replayed = rollout.deploy_all(rctx, session.course, session.current())
+        else:
+            replayed = 0
+            rollout.deploy_one(rctx, service, recreate=recreate)
+    for run in rctx.runs:
+        render.note(f"{run.action} {run.service}: {run.seconds:.1f}s (log: {run.log})")
+    if replayed:
+        render.note(f"{replayed} earlier deploys were replayed from the checkpoints so the target had what your files need.")
+    render.success(f"Deployed {service} to {chosen.name} (stage {chosen.stage}, {chosen.region}).")
+    render.out_console().print("Next: `workshop verify`.", highlight=False)
+
+
+@app.command()
+def teardown(
+    ctx: typer.Context,
+    check: Annotated[bool, typer.Option("--check", help="Only list what is still deployed; remove nothing.")] = False,
+    target: TargetOpt = None, stage: StageOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Remove both services from the target, then list any workshop resource still there."""
+    from workshop import inventory, render, rollout
+
+    session = open_session(ctx, workspace_dir)
+    chosen = _target(session, target, stage, region, profile)
+    rctx = rollout.Context.open(session.root, chosen)
+    with _Spinner(rctx) as spinner:
+        removed = [] if check else rollout.teardown(rctx)
+        spinner.announce("listing what is left")
+        left = inventory.leftovers(rctx.session, chosen)
+    for service in removed:
+        render.note(f"removed {service}")
+    if left:
+        from rich.table import Table
+
+        table = Table(title=f"Still on {chosen.name} (stage {chosen.stage})", title_justify="left")
+        table.add_column("Kind")
+        table.add_column("Name")
+        for kind, name in left:
+            table.add_row(kind, name)
+        render.out_console().print(table)
+        if check:
+            render.out_console().print("Run `workshop teardown` to remove the two stacks.", highlight=False)
+            return
+        raise typer.Exit(1)
+    render.success(f"Nothing of the workshop is left on {chosen.name} (stage {chosen.stage}).")
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context, target: TargetOpt = None, stage: StageOpt = None, region: RegionOpt = None,
+    profile: ProfileOpt = None, as_json: JsonOpt = False, workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Check Python, Node, osls, git and the target (reachability, identity, region, stage)."""
+    from workshop import doctor as core
+    from workshop import render, targets, workspace
+
+    root = workspace.locate(workspace_path(ctx, workspace_dir))
+    stored = workspace.load_state(root).target if root is not None else {}
+    chosen = targets.resolve(stored, name=target, stage=stage, region=region, profile=profile)
+    findings = core.local_tools() + core.target_findings(root, chosen)
+    ok = all(f.ok for f in findings)
+    if as_json:
+        render.print_json({"ok": ok, "checks": [f.to_json() for f in findings]})
+    else:
+        from rich.table import Table
+
+        table = Table(title="workshop doctor", title_justify="left")
+        for column in ("", "Check", "Found", "Fix"):
+            table.add_column(column)
+        for f in findings:
+            table.add_row("[green]ok[/]" if f.ok else "[red]fail[/]", f.name, f.detail, "" if f.ok else f.fix)
+        render.out_console().print(table)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command("test")
+def test_command(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="`wild-rydes` or `wild-rydes-ride-record`.", show_default=False)],
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Run a service's own unit tests (offline: in-process moto, no account)."""
+    from workshop import rollout, unit_tests
+
+    session = open_session(ctx, workspace_dir)
+    rollout.check_service(service)
+    code = unit_tests.run(session.root / service, stream=sys.stdout)
+    raise typer.Exit(code)

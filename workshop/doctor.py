@@ -1,0 +1,74 @@
+"""`workshop doctor`: is everything the workshop needs here and working? Each finding has a fix."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from workshop import tools
+from workshop.targets import Target
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+def _version(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else None
+
+
+def local_tools() -> list[Finding]:
+    """Python, Node, osls and git."""
+    found = [Finding("python", sys.version_info >= (3, 11), platform.python_version(), "install Python 3.11 or newer")]
+    node = shutil.which("node")
+    node_version = _version([node, "--version"]) if node else None
+    found.append(Finding(
+        "node", bool(node_version and tools.node_version_ok(node_version)), node_version or "not found",
+        f"install Node.js {tools.NODE_RANGE} (osls needs it)",
+    ))
+    osls = tools.find_osls()
+    found.append(Finding(
+        "osls", osls is not None, f"{tools.OSLS_VERSION} at {osls}" if osls else "not installed",
+        "run `make setup` in the runner's folder (or any deploy installs it into your per-user cache)",
+    ))
+    git = shutil.which("git")
+    git_version = _version([git, "--version"]) if git else None
+    found.append(Finding("git", git_version is not None, git_version or "not found", "install git"))
+    return found
+
+
+def target_findings(root: Path | None, target: Target) -> list[Finding]:
+    """Reachability and identity of the target (sts:GetCallerIdentity), with region and stage."""
+    from workshop import targets
+
+    found = [Finding("target", True, f"{target.name}, stage {target.stage}, region {target.region}"
+                     + (f", profile {target.profile}" if target.profile else ""))]
+    try:
+        endpoint = targets.endpoint_for(root, target) if root is not None else None
+        if target.name == "local" and endpoint is None:
+            return [*found, Finding("emulator", False, "no workspace", "run `workshop init DIR` and run doctor inside it")]
+        if endpoint:
+            found.append(Finding("emulator", True, endpoint))
+        session = targets.boto3_session(target, endpoint=endpoint)
+        identity = targets.client(session, "sts").get_caller_identity()
+        found.append(Finding("identity", True, f"account {identity['Account']}, {identity['Arn']}"))
+    except Exception as exc:  # anything here is a finding for the learner, not a crash
+        fix = ("run `workshop emulator stop` then `workshop emulator start`" if target.name == "local"
+               else "sign in to AWS (e.g. `aws sso login` or `aws configure`), or pass `--profile`")
+        found.append(Finding("identity", False, f"{type(exc).__name__}: {exc}".splitlines()[0][:200], fix))
+    return found

@@ -1,0 +1,137 @@
+"""Deploying the workshop's services to a target: one service, all of them in order, back to a step, or away."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from workshop import deploy, replay, targets
+from workshop.course import Course, Step
+from workshop.errors import BadInput, WorkshopError
+from workshop.targets import SERVICES, Target
+
+Announce = Callable[[str], None]
+
+
+@dataclass
+class Context:
+    """Everything a deploy needs: the workspace, the target and its endpoint, and where progress goes."""
+
+    root: Path
+    target: Target
+    endpoint: str | None
+    session: object
+    announce: Announce = lambda _m: None
+    on_line: Callable[[str], None] | None = None
+    runs: list[deploy.RunResult] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, root: Path, target: Target, **kwargs) -> Context:
+        endpoint = targets.endpoint_for(root, target)
+        return cls(root=root, target=target, endpoint=endpoint, session=targets.boto3_session(target, endpoint=endpoint), **kwargs)
+
+    def osls(self, service: str, action: str, service_dir: Path, why: str = "") -> deploy.RunResult:
+        self.announce(f"{action} {service}{f' ({why})' if why else ''}")
+        result = deploy.run_osls(self.root, self.target, service, action, service_dir, endpoint=self.endpoint, on_line=self.on_line)
+        self.runs.append(result)
+        return result
+
+
+def check_service(name: str) -> str:
+    if name not in SERVICES:
+        raise BadInput(f"Unknown service {name!r}: use `wild-rydes`, `wild-rydes-ride-record` or `all`.")
+    return name
+
+
+def learner_needs(ctx: Context) -> list[replay.Needs]:
+    return [replay.needs(s, ctx.root / s, ctx.target.stage) for s in SERVICES]
+
+
+def deploy_one(ctx: Context, service: str, *, recreate: bool = False) -> None:
+    """Deploy the learner's copy of one service, after checking that what it reads from SSM exists."""
+    wanted = replay.needs(service, ctx.root / service, ctx.target.stage)
+    missing = wanted.reads - replay.existing_parameters(ctx.session, wanted.reads)
+    if missing:
+        first = sorted({replay.producer(p) or "?" for p in missing})
+        hint = " and ".join(f"`workshop deploy {p}`" for p in first)
+        raise WorkshopError(
+            f"{service} reads {', '.join(sorted(missing))} from SSM, which the {ctx.target.name} target does not have yet: "
+            f"run {hint} first, or `workshop deploy all`."
+        )
+    if recreate:
+        remove(ctx, service)
+    ctx.osls(service, "deploy", ctx.root / service)
+
+
+def deploy_all(ctx: Context, course: Course, current: Step) -> int:
+    """Deploy both services of the learner's state in a working order, replaying earlier checkpoints if needed."""
+    all_needs = learner_needs(ctx)
+    reads = set().union(*(n.reads for n in all_needs))
+
+    def order() -> list[str] | None:
+        return replay.plan(all_needs, replay.existing_parameters(ctx.session, reads))
+
+    replayed = 0
+    if order() is None:
+        earlier = [s for s in course.steps if s.number < current.number]
+        replayed = replay.replay_until(earlier, ctx.root, ctx.target.stage, lambda svc, d, why: ctx.osls(svc, "deploy", d, why),
+                                       lambda: order() is not None)
+    final = order()
+    if final is None:
+        missing = sorted(reads - replay.existing_parameters(ctx.session, reads))
+        raise WorkshopError(
+            f"No deploy order works: {', '.join(missing)} must exist first. Check the `${{ssm:...}}` paths in your "
+            "serverless.yml files (`workshop diff`), then run `workshop deploy all` again."
+        )
+    for service in final:
+        ctx.osls(service, "deploy", ctx.root / service)
+    return replayed
+
+
+def bring_to_step(ctx: Context, course: Course, step: Step) -> int:
+    """Make the target hold what it should at the START of `step`: every earlier deploy step, from its checkpoint."""
+    earlier = [s for s in course.steps if s.number < step.number and s.deploys]
+    if not earlier:
+        teardown(ctx)
+        return 0
+    return replay.replay_until(earlier, ctx.root, ctx.target.stage, lambda svc, d, why: ctx.osls(svc, "deploy", d, why), lambda: False)
+
+
+def _minimal_service(folder: Path, service: str, target: Target) -> Path:
+    """A serverless.yml naming only the service: `osls remove` then needs no variable of the learner's file."""
+    path = folder / service
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "serverless.yml").write_text(
+        f"service: {service}\nframeworkVersion: '4'\nprovider:\n  name: aws\n  runtime: python3.12\n"
+        f"  stage: {target.stage}\n  region: {target.region}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def stack_exists(ctx: Context, service: str) -> bool:
+    cfn = targets.client(ctx.session, "cloudformation")
+    try:
+        stacks = cfn.describe_stacks(StackName=ctx.target.stack(service))["Stacks"]
+    except Exception as exc:  # botocore ClientError: "does not exist"
+        if "does not exist" in str(exc):
+            return False
+        raise
+    return any(s["StackStatus"] != "DELETE_COMPLETE" for s in stacks)
+
+
+def remove(ctx: Context, service: str) -> bool:
+    """Remove one service's stack (and its deployment bucket); False if it was not deployed."""
+    if not stack_exists(ctx, service):
+        return False
+    with tempfile.TemporaryDirectory(prefix="workshop-remove-") as tmp:
+        ctx.osls(service, "remove", _minimal_service(Path(tmp), service, ctx.target))
+    return True
+
+
+def teardown(ctx: Context) -> list[str]:
+    """Remove both stacks, consumers first (the reverse of the deploy order); returns the services removed."""
+    order = replay.plan(learner_needs(ctx), set().union(*(n.reads for n in learner_needs(ctx)))) or list(SERVICES)
+    return [service for service in reversed(order) if remove(ctx, service)]
