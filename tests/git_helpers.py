@@ -1,0 +1,50 @@
+"""Helpers for the checkpoint tests: a workspace built from the sample course, and a byte-exact picture of its files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+SKIP_DIRS = {".git", ".workshop", ".serverless", "__pycache__", "node_modules", ".pytest_cache"}
+
+
+def files_of(root: Path) -> dict[str, tuple[bytes, bool]]:
+    """Every file the runner must keep (ignored folders left out): relative path -> (content, executable)."""
+    found = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        for name in names:
+            if name.endswith(".pyc"):
+                continue
+            path = Path(folder) / name
+            rel = path.relative_to(root).as_posix()
+            found[rel] = (path.read_bytes(), bool(path.stat().st_mode & stat.S_IXUSR))
+    return found
+
+
+def git(root: Path, *args: str, check: bool = True) -> str:
+    """Plain git in the workspace, as a learner would run it (tests have no user identity: pass it here)."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Learner", "GIT_AUTHOR_EMAIL": "l@example.com",
+           "GIT_COMMITTER_NAME": "Learner", "GIT_COMMITTER_EMAIL": "l@example.com"}
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def make_workspace(root: Path, course) -> Path:
+    """A learner workspace (progress file + repository) for `course`."""
+    from workshop import checkpoints, workspace
+
+    workspace.create(root, course.course_version, course.steps[0].id)
+    checkpoints.init_repo(root, course)
+    return root
+
+
+def copy_workspace(template: Path, target: Path) -> Path:
+    """A copy of a prepared workspace (much faster than building one)."""
+    shutil.copytree(template, target, symlinks=True)
+    return target
