@@ -32,9 +32,10 @@ def _cfn_models(module: ModuleType) -> None:
 
 
 def _apigateway(module: ModuleType) -> None:
-    from workshop.emulator import cfn_fixes
+    from workshop.emulator import apigw_methods, cfn_fixes
 
     cfn_fixes.patch_rest_api(module)
+    apigw_methods.patch(module)
 
 
 def _s3(module: ModuleType) -> None:
