@@ -65,13 +65,13 @@ def save(repo: Repo, index: Path, tree: str, *, reason: str, head: str | None, h
     files = index_entries(index)
     parents = [head] if head else []
     if staged_tree and staged_tree not in (head_tree, tree):
-        parents.append(repo.commit_tree(staged_tree, f"workshop backup {name}: the staged index", parents[:1]))
+        parents.append(repo.write_commit(staged_tree, f"workshop backup {name}: the staged index\n", parents[:1]))
     message = (
         f"workshop backup: {reason}\n\nReason: {reason}\nCreated: {created}\nFiles: {files}\n"
         f"Restore: {restore_command(name)}\n"
     )
-    commit = repo.commit_tree(tree, message, parents)
-    repo.update_refs([(PREFIX + name, commit, "")], f"workshop backup {name}")
+    commit = repo.write_commit(tree, message, parents)
+    repo.create_ref(PREFIX + name, commit)  # the backup exists once this ref does (objects first, ref last)
     return Backup(name=name, created=created, reason=reason, files=files, commit=commit)
 
 

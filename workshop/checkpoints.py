@@ -159,11 +159,16 @@ def before(course: Course, step: Step) -> Step | None:
     return course.steps[index - 1] if index > 0 else None
 
 
+def start_ref(course: Course, step: Step) -> str:
+    """The tree the learner should have at the start of `step` (as a revision git resolves)."""
+    previous = before(course, step)
+    return (START_REF if previous is None else PRIVATE_PREFIX + previous.slug) + "^{tree}"
+
+
 def trees_around(repo: Repo, course: Course, step: Step) -> tuple[str, str]:
     """(tree at the start of `step`, tree after it), in one git call."""
-    start_ref = START_REF if before(course, step) is None else PRIVATE_PREFIX + before(course, step).slug
     try:
-        base, after = repo.revs(f"{start_ref}^{{tree}}", f"{PRIVATE_PREFIX}{step.slug}^{{tree}}")
+        base, after = repo.revs(start_ref(course, step), f"{PRIVATE_PREFIX}{step.slug}^{{tree}}")
     except GitFailed:
         raise WorkshopError(f"The workspace has no checkpoints for step {step.number}. {REBUILD_HINT}") from None
     return base, after

@@ -75,7 +75,7 @@ class Repo:
         self.root = Path(root)
         self.git_dir = self.root / ".git"
         self._git = git.Git(str(self.root))
-        self._error = git.GitCommandError
+        self._odb = None
 
     # -- running git ---------------------------------------------------------------------------------------------
     def call(
@@ -141,6 +141,47 @@ class Repo:
         for parent in parents:
             args += ["-p", parent]
         return self.run(*args, env=runner_env(date), stdin=message.encode("utf-8")).strip()
+
+    def write_commit(self, tree: str, message: str, parents: Sequence[str] = ()) -> str:
+        """Like commit-tree (runner identity, now), written in-process through GitPython's object store: no subprocess."""
+        from io import BytesIO
+
+        from gitdb.base import IStream
+
+        stamp = f"{int(time.time())} +0000"
+        lines = [f"tree {tree}", *(f"parent {p}" for p in parents)]
+        lines += [f"author {RUNNER_NAME} <{RUNNER_EMAIL}> {stamp}", f"committer {RUNNER_NAME} <{RUNNER_EMAIL}> {stamp}", "", message]
+        data = "\n".join(lines).encode("utf-8")
+        sha = self.objects().store(IStream(b"commit", len(data), BytesIO(data))).hexsha
+        return sha.decode("ascii") if isinstance(sha, bytes) else sha
+
+    def objects(self):
+        """GitPython's object database of the repository (loose writes and reads happen in-process)."""
+        if self._odb is None:
+            from git.db import GitCmdObjectDB
+
+            self._odb = GitCmdObjectDB(str(self.git_dir / "objects"), self._git)
+        return self._odb
+
+    def create_ref(self, ref: str, sha: str) -> None:
+        """Create a new loose ref as git does (exclusive `.lock`, then rename); an existing ref is an error."""
+        path = self.git_dir / ref
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.with_name(path.name + ".lock")
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        try:
+            os.write(fd, f"{sha}\n".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if path.exists() or self.rev_packed(ref):
+            lock.unlink()
+            raise GitFailed(f"{ref} exists already")
+        os.replace(lock, path)
+
+    def rev_packed(self, ref: str) -> bool:
+        packed = self.git_dir / "packed-refs"
+        return packed.is_file() and f" {ref}\n" in packed.read_text(encoding="utf-8", errors="replace")
 
     def update_refs(self, updates: Sequence[tuple[str, str, str | None]], message: str) -> None:
         """Update several refs in one transaction: (ref, new, expected old; "" = must not exist, None = any)."""

@@ -58,15 +58,40 @@ def _staged_tree(repo: Repo, index: Path) -> str | None:
     return None
 
 
+INDEX_CACHE = "workshop-index-tree"
+
+
+def _remember_index(repo: Repo, index: Path, tree: str) -> None:
+    """Note which tree the index we install holds (keyed by the index's own checksum), to skip a write-tree next time."""
+    with index.open("rb") as handle:
+        handle.seek(-20, 2)
+        trailer = handle.read(20).hex()
+    (repo.git_dir / INDEX_CACHE).write_text(f"{trailer} {tree}\n", encoding="ascii")
+
+
+def _cached_staged_tree(repo: Repo) -> str | None:
+    """The tree of the learner's index when it is still, byte for byte, the one the runner installed."""
+    try:
+        trailer, tree = (repo.git_dir / INDEX_CACHE).read_text(encoding="ascii").split()
+        with (repo.git_dir / "index").open("rb") as handle:
+            handle.seek(-20, 2)
+            return tree if handle.read(20).hex() == trailer else None
+    except (OSError, ValueError):
+        return None
+
+
 def _changed(repo: Repo, old: str, new: str) -> list[str]:
     return repo.lines("diff-tree", "-r", "-z", "--name-only", "--no-renames", old, new)
 
 
 def replace_files(
     root: Path, op: str, reason: str, target: Callable[[Repo, Path, str], tuple[str, list[str]]], *,
-    staged: Callable[[Repo], str | None] | None = None, **intent,
+    staged: Callable[[Repo], str | None] | None = None, target_ref: str | None = None, **intent,
 ) -> Outcome:
-    """Back up the working tree, then make it equal the tree `target(repo, index, current)` returns."""
+    """Back up the working tree, then make it equal the tree `target(repo, index, current)` returns.
+
+    `target_ref` (a tree to resolve) is looked up in the same git call as HEAD and passed as `target`'s last argument.
+    """
     recover(root)
     repo = preflight(root)
     entry = journal.begin(root, op, **intent)
@@ -78,10 +103,15 @@ def replace_files(
     installed = False
     try:
         with repo.temp_index() as index:
-            head, head_tree = repo.revs("HEAD", "HEAD^{tree}")
-            staged_tree = _staged_tree(repo, index)
+            try:
+                head, head_tree, *resolved = repo.revs("HEAD", "HEAD^{tree}", *([target_ref] if target_ref else []))
+            except GitFailed:
+                from workshop.checkpoints import REBUILD_HINT
+
+                raise WorkshopError(f"The workspace is missing a branch or checkpoint it needs. {REBUILD_HINT}") from None
+            staged_tree = _cached_staged_tree(repo) or _staged_tree(repo, index)
             current = repo.snapshot(index)
-            wanted, conflicts = target(repo, index, current)
+            wanted, conflicts = target(repo, index, current, *resolved)
             if wanted == current:
                 return Outcome(conflicts=conflicts)
             backup = backups.save(repo, index, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
@@ -92,6 +122,7 @@ def replace_files(
             if new_staged:
                 repo.run("read-tree", new_staged, index=index)
                 repo.call("update-index", "-q", "--refresh", index=index)
+            _remember_index(repo, index, new_staged or wanted)
             install_index(repo, index)
             installed = True
             journal.kill_point(f"{op}:installed")
@@ -148,13 +179,11 @@ def recover(root: Path) -> list[str]:
 
 def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
     """Put the files at the start of `step` (the checkpoint after the previous one) and make it the current step."""
-    from workshop.checkpoints import trees_around
+    from workshop.checkpoints import start_ref
 
-    repo = open_repo(root)
-    start_tree, _ = trees_around(repo, course, step)
     outcome = replace_files(
-        root, "reset", f"reset-to-step-{step.number:02d}", lambda *_: (start_tree, []),
-        step_id=step.id, what=f"workshop reset --step {step.number}",
+        root, "reset", f"reset-to-step-{step.number:02d}", lambda repo, index, current, start_tree: (start_tree, []),
+        target_ref=start_ref(course, step), step_id=step.id, what=f"workshop reset --step {step.number}",
     )
     if outcome.backup is None:  # nothing to change: still move the marker
         state = workspace.load_state(root)

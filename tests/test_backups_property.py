@@ -1,0 +1,131 @@
+"""Property: whatever the learner did to their files, reset, solve and restore never lose a byte.
+
+For random edits (modified, added, deleted, untracked, binary, executable-bit changes, nested folders, unicode names),
+run one operation, then restore the backup it made: the files must be byte-identical to before (content and exec bit).
+Each case works on a fresh copy of one template workspace, so the whole file stays fast. $WORKSHOP_PROPERTY_CASES
+overrides the number of cases (default 500).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from git_helpers import copy_workspace, files_of, make_workspace
+
+from workshop import checkpoints, course
+
+CASES = int(os.environ.get("WORKSHOP_PROPERTY_CASES", "500"))
+IGNORED_NAMES = {".git", ".workshop", ".serverless", "__pycache__", "node_modules", ".pytest_cache", ".", ".."}
+RUN = {"cases": 0, "ops": {}}
+
+names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="/\\"),
+    min_size=1, max_size=10,
+).filter(lambda n: n not in IGNORED_NAMES and not n.endswith(".pyc") and len(n.encode()) < 60)
+contents = st.one_of(
+    st.binary(max_size=300),  # binary, NUL bytes included
+    st.text(max_size=300).map(lambda t: t.encode("utf-8")),
+    st.lists(st.sampled_from(["def handler(event, context):\n", "    return 1\n", "x = 2\n", "\r\n", ""]), max_size=8).map(
+        lambda parts: "".join(parts).encode()
+    ),
+)
+edit = st.one_of(
+    st.tuples(st.just("modify"), st.integers(0, 50), contents),
+    st.tuples(st.just("delete"), st.integers(0, 50)),
+    st.tuples(st.just("chmod"), st.integers(0, 50)),
+    st.tuples(st.just("add"), st.lists(names, min_size=1, max_size=3), contents, st.booleans()),
+    st.tuples(st.just("add-in-service"), st.sampled_from(["svc-a", "svc-a/handlers", "svc-b", "svc-b/tests"]), names, contents),
+)
+operation = st.one_of(
+    st.tuples(st.just("reset"), st.integers(0, 2)),
+    st.tuples(st.just("solve"), st.integers(0, 2)),
+    st.tuples(st.just("restore"), st.just(0)),
+)
+
+
+def apply_edits(root: Path, edits) -> None:
+    for item in edits:
+        existing = sorted(files_of(root))
+        kind = item[0]
+        if kind in ("modify", "delete", "chmod"):
+            if not existing:
+                continue
+            path = root / existing[item[1] % len(existing)]
+            if kind == "modify":
+                path.write_bytes(item[2])
+            elif kind == "delete":
+                path.unlink()
+            else:
+                path.chmod(path.stat().st_mode ^ stat.S_IXUSR)
+            continue
+        if kind == "add":
+            path = root.joinpath(*item[1])
+            content, executable = item[2], item[3]
+        else:
+            path = root / item[1] / item[2]
+            content, executable = item[3], False
+        if any(p.exists() and not p.is_dir() for p in path.parents if root in p.parents) or path.is_dir():
+            continue  # a file where a folder should be: not a state a learner's editor can make
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        if executable:
+            path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """One workspace built once (with one backup in it, for `restore` cases); each case copies it."""
+    sample = Path(__file__).parent / "sample_course"
+    old = os.environ.get("WORKSHOP_COURSE_DIR")
+    os.environ["WORKSHOP_COURSE_DIR"] = str(sample)
+    course._load.cache_clear()
+    loaded = course.load()
+    root = make_workspace(tmp_path_factory.mktemp("template") / "ws", loaded)
+    (root / "svc-a" / "old-idea.txt").write_text("an earlier idea\n")
+    first = checkpoints.reset_to_step(root, loaded, loaded.step(1))
+    checkpoints.reset_to_step(root, loaded, loaded.step(0))
+    yield root, loaded, first.backup.name
+    course._load.cache_clear()
+    if old is None:
+        os.environ.pop("WORKSHOP_COURSE_DIR", None)
+    else:
+        os.environ["WORKSHOP_COURSE_DIR"] = old
+
+
+def test_reset_solve_restore_never_lose_a_byte(template, tmp_path):
+    root, loaded, old_backup = template
+    counter = itertools.count()
+
+    @settings(max_examples=CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(edits=st.lists(edit, min_size=1, max_size=8), op=operation)
+    def case(edits, op):
+        ws = copy_workspace(root, tmp_path / f"case-{next(counter)}")
+        apply_edits(ws, edits)
+        before = files_of(ws)
+        kind, number = op
+        if kind == "reset":
+            outcome = checkpoints.reset_to_step(ws, loaded, loaded.steps[number])
+        elif kind == "solve":
+            outcome = checkpoints.solve_step(ws, loaded, loaded.steps[number])
+        else:
+            outcome = checkpoints.restore(ws, old_backup)
+        RUN["cases"] += 1
+        RUN["ops"][kind] = RUN["ops"].get(kind, 0) + 1
+        if outcome.backup is None:
+            assert files_of(ws) == before, "an operation without a backup changed files"
+        else:
+            checkpoints.restore(ws, outcome.backup.name)
+            after = files_of(ws)
+            assert after.keys() == before.keys(), f"{kind}: files differ: {set(after) ^ set(before)}"
+            assert after == before, f"{kind}: content or exec bit differs"
+
+    case()
+    print(f"\nproperty cases run: {RUN['cases']} ({RUN['ops']})")
+    assert RUN["cases"] >= min(CASES, 500) or CASES < 500
