@@ -11,6 +11,7 @@ from typing import Any
 INFO = "emulator.json"  # written by the running emulator once it listens; removed on a clean stop
 LOG = "emulator.log"  # the emulator's stdout and stderr
 STATE = "state.pickle"  # the saved moto backends
+PORTS = "ports.json"  # the ports of the last run, tried first at the next start
 LOCK = "launch.lock"  # serialises start/stop between concurrent callers
 
 EXIT_PORT_IN_USE = 98  # the emulator's exit code when its requested port is taken

@@ -112,18 +112,28 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
     app = Control(Gateway(DomainDispatcherApplication(create_backend_app)))
+    previous = files.read_json(state_dir / files.PORTS) or {}
+
+    def bind(port: int, prefer: object, **kwargs: Any) -> Any:
+        """Bind `port`; with 0, the ports of the last run when free (endpoints stay the same), else any free one."""
+        if not port and isinstance(prefer, int) and prefer > 0:
+            try:
+                return make_server("127.0.0.1", prefer, app, threaded=True, request_handler=MotoRequestHandler, **kwargs)
+            except OSError:
+                pass
+        return make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler, **kwargs)
+
     try:
-        plain = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+        plain = bind(args.port, previous.get("port"))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             log.error("port %d on 127.0.0.1 is in use", args.port)
             return files.EXIT_PORT_IN_USE
         raise
-    secure = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler, ssl_context=tls.server_context(state_dir)
-    )
+    secure = bind(0, previous.get("https_port"), ssl_context=tls.server_context(state_dir))
     port, https_port = plain.server_port, secure.server_port
     os.environ["MOTO_PORT"] = str(port)
+    files.write_json_atomic(state_dir / files.PORTS, {"port": port, "https_port": https_port})
     settings.configure(settings.Settings(state_dir, port, https_port, tls.ca_file(state_dir), settings.retry_delays_from_env()))
 
     stopping = threading.Event()
