@@ -1,0 +1,150 @@
+"""Run checks: one step's concurrently, or every check that must hold at the end; record the results in state."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from workshop.checks import registry
+from workshop.checks.model import Check, Context, Problem, Result, errored
+
+MAX_WORKERS = 8
+_local = threading.local()
+UNEXPECTED_FIX = "Run `workshop verify` again; if it keeps happening, run `workshop emulator status` (local) or check your network."
+
+
+def current_check() -> str | None:
+    """The id of the check running on this thread (tests use it to hold each check to its declared AWS calls)."""
+    return getattr(_local, "check", None)
+
+
+@dataclass
+class CheckRun:
+    check: Check
+    result: Result
+
+    def to_json(self) -> dict[str, Any]:
+        c, r = self.check, self.result
+        return {"id": c.id, "title": c.title, "service": c.service, "family": c.family, "result": r.result,
+                "observed": r.observed, "expected": r.expected, "fix": r.fix, "seconds": round(r.seconds, 3)}
+
+
+@dataclass
+class Report:
+    """The results of one step (or of the end-of-module re-verification, step None)."""
+
+    step: Any
+    runs: list[CheckRun] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.runs) and all(r.result.passed for r in self.runs)
+
+    @property
+    def writes(self) -> bool:
+        return any(r.check.writes for r in self.runs)
+
+    def to_json(self) -> dict[str, Any]:
+        step = None if self.step is None else self.step.number
+        return {"step": step, "passed": self.passed, "checks": [r.to_json() for r in self.runs]}
+
+
+def _run_one(check: Check, ctx: Context) -> CheckRun:
+    _local.check = check.id
+    started = time.monotonic()
+    try:
+        result = registry.function_of(check)(ctx)
+    except Problem as problem:
+        result = problem.result
+    except Exception as exc:  # noqa: BLE001 - a check must answer, never crash the command
+        result = errored(f"the check stopped: {type(exc).__name__}: {exc}"[:300], UNEXPECTED_FIX)
+    finally:
+        _local.check = None
+    result.seconds = time.monotonic() - started
+    result.reference = result.reference or check.reference
+    return CheckRun(check, result)
+
+
+def run_checks(ctx: Context, check_ids: Iterable[str]) -> list[CheckRun]:
+    """Run the checks concurrently (live ones share one guard and one set of clients through `ctx`), in the given order."""
+    checks = [registry.get(i) for i in check_ids]
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(checks))), thread_name_prefix="check") as pool:
+        return list(pool.map(lambda c: _run_one(c, ctx), checks))
+
+
+def context(session, *, wait: bool = False, connect: Callable | None = None, target=None) -> Context:
+    """The check context of a workspace session (its target unless one is given)."""
+    from workshop import targets
+
+    history = {k: v.last_verify for k, v in session.state.steps.items() if v.last_verify}
+    return Context(session.root, target or targets.resolve(session.state.target), wait=wait, connect=connect,
+                   history=history, course_root=session.course.root)
+
+
+def run_step(session, step, **kwargs: Any) -> Report:
+    """Run one step's checks and record the result in the workspace's state."""
+    report = Report(step, run_checks(context(session, **kwargs), step.checks))
+    record(session, report)
+    return report
+
+
+def record(session, report: Report) -> None:
+    """Store a step's result: `verified` when every check passed; a failing re-run takes `verified` back."""
+    from workshop import workspace
+
+    progress = session.state.step(report.step.id)
+    at = workspace.now()
+    progress.last_verify = {
+        "passed": report.passed, "at": at,
+        "checks": {r.check.id: {"result": r.result.result, "observed": r.result.observed, **({"data": r.result.data} if r.result.data else {})}
+                   for r in report.runs},
+    }
+    if report.passed:
+        progress.state, progress.verified_at = "verified", at
+    elif progress.state == "verified":
+        progress.state = "not yet"
+    session.save()
+
+
+def end_checks(course) -> list[str]:
+    """Every check of the course that must still hold when the module is finished, once, in course order."""
+    seen: dict[str, None] = {}
+    for step in course.steps:
+        for check_id in step.checks:
+            if registry.get(check_id).holds_at_end:
+                seen.setdefault(check_id)
+    return list(seen)
+
+
+def verify_all(session, **kwargs: Any) -> Report:
+    """Re-verify, at the end of the module, every check that must still hold (the state is a cache; checks are the truth)."""
+    return Report(None, run_checks(context(session, **kwargs), end_checks(session.course)))
+
+
+# The IAM actions behind API operations whose names differ (API Gateway's are HTTP verbs on resources).
+_IAM_ACTION = {"apigateway:GetResources": "apigateway:GET", "apigateway:GetIntegration": "apigateway:GET"}
+_NO_PERMISSION = {"sts:GetCallerIdentity"}  # always allowed
+
+
+def iam_policy() -> dict[str, Any]:
+    """The least-privilege policy for `workshop verify`, generated from the calls the checks declare."""
+    reads, writes = set(), set()
+    for check in registry.CHECKS.values():
+        for call in check.calls:
+            if call in _NO_PERMISSION:
+                continue
+            action = _IAM_ACTION.get(call, call)
+            (writes if check.writes and not _is_read(call) else reads).add(action)
+    statements = [{"Sid": "WorkshopVerifyReads", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"}]
+    if writes:
+        statements.append({"Sid": "WorkshopVerifyTestRides", "Effect": "Allow", "Action": sorted(writes),
+                           "Resource": "arn:aws:sns:*:*:wild-rydes-*"})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _is_read(call: str) -> bool:
+    operation = call.split(":", 1)[1]
+    return operation.startswith(("Get", "List", "Describe", "Filter", "Receive", "Query"))
