@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import tempfile
 import time
 from contextlib import contextmanager
@@ -306,3 +307,31 @@ def install_index(repo: Repo, new_index: Path | None) -> None:
         os.replace(lock, repo.git_dir / "index")
     else:
         lock.unlink(missing_ok=True)
+
+
+def read_index(index: Path) -> dict[str, tuple[int, bytes]] | None:
+    """The stage-0 entries of an index file (path -> (mode, sha)), read in-process; None for formats other than v2/v3."""
+    data = index.read_bytes()
+    if data[:4] != b"DIRC":
+        return None
+    version, count = struct.unpack(">II", data[4:12])
+    if version not in (2, 3):
+        return None
+    entries, pos = {}, 12
+    for _ in range(count):
+        mode = struct.unpack(">I", data[pos + 24:pos + 28])[0]
+        sha = data[pos + 40:pos + 60]
+        flags = struct.unpack(">H", data[pos + 60:pos + 62])[0]
+        start = pos + 62 + (2 if flags & 0x4000 else 0)
+        end = data.index(b"\0", start)
+        if (flags >> 12) & 3 == 0:
+            entries[data[start:end].decode("utf-8", "surrogateescape")] = (mode, sha)
+        pos += ((end - pos) // 8 + 1) * 8  # entries are NUL-padded to a multiple of 8 bytes
+    return entries
+
+
+def changed_paths(before: dict | None, after: dict | None) -> list[str] | None:
+    """Paths whose content, mode or presence differ between two read_index results (None if either is unknown)."""
+    if before is None or after is None:
+        return None
+    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))

@@ -16,7 +16,7 @@ from workshop import backups, journal, merge, workspace
 from workshop.backups import Backup
 from workshop.course import Course, Step
 from workshop.errors import WorkshopError
-from workshop.gitrepo import GitFailed, Repo, install_index, lock_index, open_repo
+from workshop.gitrepo import GitFailed, Repo, changed_paths, install_index, lock_index, open_repo, read_index
 
 
 @dataclass
@@ -116,7 +116,9 @@ def replace_files(
                 return Outcome(conflicts=conflicts)
             backup = backups.save(repo, index, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
             journal.advance(root, entry, "applying", backup=backup.name, current=current, target=wanted)
+            entries_before = read_index(index)
             repo.switch(index, current, wanted)
+            changed = changed_paths(entries_before, read_index(index))
             journal.kill_point(f"{op}:switched")
             new_staged = staged(repo) if staged else None
             if new_staged:
@@ -127,7 +129,9 @@ def replace_files(
             installed = True
             journal.kill_point(f"{op}:installed")
             _finish(root, entry)
-            return Outcome(changed=_changed(repo, current, wanted), backup=backup, conflicts=conflicts)
+            if changed is None:
+                changed = _changed(repo, current, wanted)
+            return Outcome(changed=changed, backup=backup, conflicts=conflicts)
     finally:
         if not installed:
             install_index(repo, None)

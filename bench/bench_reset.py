@@ -1,0 +1,77 @@
+"""Benchmark: `workshop reset --step N` against plain `git checkout` of the same trees, side by side.
+
+Builds a workspace of the real course in a temporary folder (isolated HOME and git config), then alternates between the
+start of two steps, timing: the core function (checkpoints.reset_to_step, backup included), the CLI in a subprocess
+(Python start-up included), and `git checkout` switching a copy of the workspace between the same two trees.
+Prints the medians and the ratios (target: core <= 3x git checkout).
+
+    .venv/bin/python bench/bench_reset.py [--reps 15] [--steps 1 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--steps", type=int, nargs=2, default=(1, 12), help="the two steps whose starts to alternate")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-reset-"))
+    os.environ.update({"HOME": str(scratch), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+                       "WORKSHOP_HOME": str(scratch / "wh")})
+    sys.path.insert(0, str(REPO))
+    from workshop import checkpoints, course, workspace
+
+    loaded = course.load()
+    a, b = (loaded.step(n) for n in args.steps)
+    root = scratch / "ws"
+    workspace.create(root, loaded.course_version, loaded.steps[0].id)
+    checkpoints.init_repo(root, loaded)
+    plain = scratch / "plain"
+    shutil.copytree(root, plain)
+    ref_a = f"checkpoint/{loaded.steps[a.number - 1].slug}" if a.number else "main"
+    ref_b = f"checkpoint/{loaded.steps[b.number - 1].slug}"
+    files = len(list((root / "wild-rydes").rglob("*"))) + len(list((root / "wild-rydes-ride-record").rglob("*")))
+
+    core, cli, git = [], [], []
+    env = {**os.environ, "WORKSHOP_COURSE_DIR": str(loaded.root)}
+    for _ in range(args.reps):
+        for step, ref in ((b, ref_b), (a, ref_a)):
+            core.append(timed(lambda: checkpoints.reset_to_step(root, loaded, step)))
+            git.append(timed(lambda: subprocess.run(["git", "checkout", "-q", "--detach", ref], cwd=plain, check=True)))
+    for _ in range(max(3, args.reps // 3)):
+        for step in (b, a):
+            command = [sys.executable, "-m", "workshop", "-w", str(root), "reset", "--step", str(step.number)]
+            cli.append(timed(lambda: subprocess.run(command, env=env, check=True, capture_output=True)))
+
+    med = {name: statistics.median(values) * 1000 for name, values in (("core", core), ("cli", cli), ("git", git))}
+    print(f"workspace: {files} paths in the two services; alternating the starts of steps {a.number} and {b.number}; "
+          f"{len(core)} resets (core), {len(cli)} (CLI), {len(git)} checkouts")
+    print(f"{'':34}{'median ms':>10}{'ratio':>8}")
+    print(f"{'git checkout (same trees)':34}{med['git']:10.1f}{1.0:8.1f}")
+    print(f"{'workshop reset, core function':34}{med['core']:10.1f}{med['core'] / med['git']:8.1f}")
+    print(f"{'workshop reset, CLI subprocess':34}{med['cli']:10.1f}{med['cli'] / med['git']:8.1f}")
+    print("target: core <= 3.0x git checkout")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
