@@ -13,7 +13,7 @@ GUARD = ("sts:GetCallerIdentity", "cloudformation:DescribeStacks", "cloudformati
 STACK = GUARD + ("cloudformation:ListStackResources",)
 FN = STACK + ("lambda:GetFunctionConfiguration",)
 ROLE = ("iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:GetPolicy", "iam:GetPolicyVersion")
-RIDE = STACK + ("dynamodb:GetItem", "logs:FilterLogEvents")
+RIDE = STACK + ("dynamodb:GetItem", "logs:FilterLogEvents")  # + an HTTP POST /ride, not an AWS API call
 
 DOCS_SLS = "https://www.serverless.com/framework/docs/providers/aws/guide/"
 DOCS_AWS = "https://docs.aws.amazon.com/"
@@ -57,7 +57,7 @@ _CHECKS = (
     _c("live-topic", "The rides topic exists", WR, "live", "live:topic", STACK + ("sns:GetTopicAttributes",),
        reference=DOCS_AWS + "sns/latest/dg/sns-create-topic.html"),
     _c("live-topic-arn-parameter", "The SSM parameter holds the topic's ARN", WR, "live", "live:topic_arn_parameter",
-       STACK + ("ssm:GetParameter",), reference=DOCS_AWS + "systems-manager/latest/userguide/systems-manager-parameter-store.html"),
+       STACK + ("sns:GetTopicAttributes", "ssm:GetParameter"), reference=DOCS_AWS + "systems-manager/latest/userguide/systems-manager-parameter-store.html"),
     # step 7
     _c("handler-sns-function", "handler_sns(event, context) exists and uses put_ride_record", RR, "static",
        "code:handler_sns_function", reference=DOCS_AWS + "lambda/latest/dg/with-sns.html"),
@@ -86,19 +86,19 @@ _CHECKS = (
     # step 12
     _c("live-request-ride-env", "RequestRide has the topic ARN and no RIDE_RECORD_URL", WR, "live", "live:request_ride_env",
        FN, reference=DOCS_SLS + "functions#environment-variables"),
-    _c("live-publish-permission", "RequestRide's role allows sns:Publish on the topic", WR, "live", "live:publish_permission",
+    _c("live-publish-permission", "RequestRide's role allows sns:Publish on the topic", WR, "live", "live_iam:publish_permission",
        FN + ROLE, reference=DOCS_SLS + "iam"),
     _c("ride-recorded-sns", "A requested ride is recorded through SNS (writes a test ride)", BOTH, "behaviour",
        "behaviour:ride_recorded_sns", RIDE, writes=True, reference=DOCS_AWS + "sns/latest/dg/sns-lambda-as-subscriber.html"),
     # step 13
     _c("dlq-declared", "RideRecordDlq is PutRideRecordSns's onError target and may be written to", RR, "static",
        "static:dlq_declared", reference=DOCS_SLS + "functions#dead-letter-queue-dlq"),
-    _c("live-dlq-config", "PutRideRecordSns sends failed events to RideRecordDlq", RR, "live", "live:dlq_config",
+    _c("live-dlq-config", "PutRideRecordSns sends failed events to RideRecordDlq", RR, "live", "live_iam:dlq_config",
        FN + ("sqs:GetQueueAttributes",), reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     _c("live-dlq-send-permission", "PutRideRecordSns's role allows sqs:SendMessage on the queue", RR, "live",
-       "live:dlq_send_permission", FN + ROLE, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
+       "live_iam:dlq_send_permission", FN + ROLE, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     _c("poison-ride-dead-lettered", "A ride that cannot be stored ends in the DLQ (publishes a poison ride)", RR, "behaviour",
-       "behaviour:poison_ride", STACK + ("ssm:GetParameter", "sns:Publish", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"),
+       "behaviour:poison_ride", STACK + ("sns:GetTopicAttributes", "sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
        holds_at_end=False, writes=True, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
 )
 

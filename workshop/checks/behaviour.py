@@ -1,0 +1,178 @@
+"""Behaviour checks: request a real ride and follow it, publish a poison ride to the topic. The only checks that WRITE."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+from workshop.checks import aws
+from workshop.checks.aws import deploy_cmd, live
+from workshop.checks.model import Result, failed, passed, pending
+from workshop.checks.registry import RR, WR
+
+RECORD_TIMEOUT = {"local": 20.0, "aws": 30.0}
+LOG_TIMEOUT = {"local": 5.0, "aws": 20.0}  # CloudWatch Logs shows lines some seconds after they are written
+DLQ_TIMEOUT = {"local": 30.0, "aws": 20.0}
+DLQ_WAIT = 600.0  # --wait on real AWS: Lambda retries over about three minutes, then the DLQ
+PATHS = {"PutRideRecord": "http", "PutRideRecordHttp": "http", "PutRideRecordSns": "sns"}
+WROTE = "writes a test ride"
+
+
+def _url(ctx, path: str) -> str:
+    t = ctx.target
+    api = aws.physical(ctx, WR, "ApiGatewayRestApi", what="REST API", step_hint="Keep RequestRide's http event,")
+    if t.name == "local":
+        return f"{ctx.endpoint}/restapis/{api}/{t.stage}/_user_request_/{path}"
+    return f"https://{api}.execute-api.{t.region}.amazonaws.com/{t.stage}/{path}"
+
+
+def _post(url: str, body: dict) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _invocations(ctx, function: str, ride_id: str, start: float, end: float) -> tuple[bool, bool]:
+    """(log lines name the RideId, the function ran in the window) for one function's log group."""
+    from botocore.exceptions import ClientError
+
+    group = f"/aws/lambda/{ctx.target.function(RR, function)}"
+    logs = ctx.client("logs")
+    found = []
+    for pattern in (f'"{ride_id}"', '"START RequestId"'):
+        try:
+            found.append(bool(logs.filter_log_events(logGroupName=group, startTime=_ms(start) - 2000, endTime=_ms(end) + 2000,
+                                                     filterPattern=pattern, limit=5).get("events")))
+        except ClientError as exc:
+            if aws.code(exc) != "ResourceNotFoundException":
+                raise
+            return False, False
+    return found[0], found[1]
+
+
+def _path(ctx, ride_id: str, start: float, end: float) -> tuple[str, str]:
+    """Which function recorded the ride: by the RideId in its log lines, else by the invocation in the request's window."""
+    deadline = time.monotonic() + LOG_TIMEOUT[ctx.target.name]
+    while True:
+        by_time = []
+        for function, path in PATHS.items():
+            named, ran = _invocations(ctx, function, ride_id, start, end)
+            if named:
+                return path, f"{function}'s log names the RideId"
+            if ran:
+                by_time.append((function, path))
+        if len({p for _, p in by_time}) == 1:
+            return by_time[0][1], f"{by_time[0][0]} ran while it was recorded"
+        if time.monotonic() > deadline:
+            return "unknown", "no log line shows which function wrote it" if not by_time else "both paths ran"
+        time.sleep(0.5)
+
+
+def _ride(ctx) -> dict:
+    """POST /ride with a unique marker, then wait (bounded) for THAT RideId in the table; latencies measured."""
+    table = aws.physical(ctx, RR, "RideRecordTable", what="table", step_hint="Keep RideRecordTable,")
+    marker = f"workshop-verify-{uuid.uuid4().hex[:12]}"
+    started = time.time()
+    status, text = _post(_url(ctx, "ride"), {"PickupLocation": {"Latitude": 47.6174, "Longitude": -122.2017}, "Marker": marker})
+    answered = time.time()
+    outcome = {"status": status, "http_ms": _ms(answered - started), "marker": marker}
+    if status != 201:
+        outcome["problem"] = failed(f"POST /ride answered {status}: {text[:160]}", "201 with a ride",
+                                    f"Read RequestRide's errors with `workshop ride`; redeploy with {deploy_cmd(WR)} if it is outdated.")
+        return outcome
+    try:
+        ride_id = json.loads(text)["RideId"]
+    except (ValueError, KeyError, TypeError):
+        outcome["problem"] = failed(f"POST /ride answered 201 without a RideId: {text[:160]}", "a ride with its RideId",
+                                    f"Make RequestRide return the ride it built, then {deploy_cmd(WR)}.")
+        return outcome
+    outcome["ride_id"] = ride_id
+    dynamodb = ctx.client("dynamodb")
+    deadline = time.monotonic() + RECORD_TIMEOUT[ctx.target.name]
+    while time.monotonic() < deadline:
+        if dynamodb.get_item(TableName=table, Key={"RideId": {"S": ride_id}}, ConsistentRead=True).get("Item"):
+            recorded = time.time()
+            outcome["record_ms"] = _ms(recorded - started)
+            outcome["path"], outcome["evidence"] = _path(ctx, ride_id, started, recorded)
+            return outcome
+        time.sleep(0.2)
+    outcome["problem"] = failed(f"ride {ride_id} got 201 but is not in {table} after {RECORD_TIMEOUT[ctx.target.name]:.0f} s",
+                                "the ride recorded", "Look for an exception in the ride-record functions' logs "
+                                "(`workshop emulator logs` locally, CloudWatch on AWS), fix it, then `workshop verify`.")
+    return outcome
+
+
+def _said(o: dict) -> str:
+    return (f"ride {o['ride_id']} recorded via {o['path'].upper()} ({o['evidence']}); 201 in {o['http_ms']} ms, "
+            f"in the table after {o['record_ms']} ms ({WROTE})")
+
+
+def _data(o: dict) -> dict:
+    return {k: o[k] for k in ("ride_id", "path", "http_ms", "record_ms") if k in o}
+
+
+@live
+def ride_recorded_any(ctx) -> Result:
+    o = _ride(ctx)
+    if "problem" in o:
+        return o["problem"]
+    return passed(_said(o), "the ride in the table (path and latency reported)", **_data(o))
+
+
+ride_recorded_http = ride_recorded_any
+
+
+@live
+def ride_recorded_sns(ctx) -> Result:
+    o = _ride(ctx)
+    if "problem" in o:
+        return o["problem"]
+    before = ((ctx.history.get("request-ride-http") or {}).get("checks", {}).get("ride-recorded", {}).get("data") or {})
+    compared = f"; over HTTP at step 4: 201 in {before['http_ms']} ms" if before.get("http_ms") is not None else ""
+    if o["path"] == "http":
+        return failed(_said(o), "recorded via SNS", f"The deployed RequestRide still posts over HTTP: run {deploy_cmd(WR)}.", **_data(o))
+    if o["path"] != "sns":
+        return pending(_said(o), "recorded via SNS", "Logs can lag: run `workshop verify` again in a minute.", **_data(o))
+    return passed(_said(o) + compared, "recorded via SNS", **_data(o))
+
+
+@live
+def poison_ride(ctx) -> Result:
+    from workshop.checks.live import topic_arn
+
+    topic = topic_arn(ctx)
+    queues = aws.of_type(ctx, RR, "AWS::SQS::Queue")
+    if not queues:
+        return failed(f"{ctx.target.stack(RR)} has no SQS queue", "RideRecordDlq deployed",
+                      f"Declare RideRecordDlq in {RR}/serverless.yml, then {deploy_cmd(RR)}.")
+    queue_url = next(iter(queues.values()))["PhysicalResourceId"]
+    poison = f"workshop-poison-{uuid.uuid4().hex[:12]}"
+    ctx.client("sns").publish(TopicArn=topic, Message=f"{poison}: not a ride (published by `workshop verify` to test the DLQ)")
+    started = time.monotonic()
+    limit = DLQ_WAIT if ctx.wait else DLQ_TIMEOUT[ctx.target.name]
+    sqs = ctx.client("sqs")
+    while time.monotonic() - started < limit:
+        wait = int(max(1, min(5, limit - (time.monotonic() - started))))
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                           VisibilityTimeout=30).get("Messages", []):
+            if poison in message.get("Body", ""):
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                return passed(f"poison ride {poison} reached the DLQ after {time.monotonic() - started:.1f} s (published by verify)",
+                              "the poison ride in the DLQ", poison=poison)
+    if ctx.target.name == "aws" and not ctx.wait:
+        return pending(f"poison ride {poison} published; not in the DLQ yet", "the poison ride in the DLQ",
+                       "On AWS, Lambda retries for a few minutes before the DLQ: run `workshop verify --step 13 --wait`.")
+    return failed(f"poison ride {poison} is not in the DLQ after {limit:.0f} s", "the poison ride in the DLQ",
+                  "Let handler_sns raise on a bad message (no try/except), keep `onError` and sqs:SendMessage, "
+                  f"then {deploy_cmd(RR)}.")

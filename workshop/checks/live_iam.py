@@ -1,0 +1,90 @@
+"""Live checks of permissions and the dead letter queue: the functions' roles and DeadLetterConfig (read-only calls)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import urllib.parse
+
+from workshop.checks import aws
+from workshop.checks.aws import deploy_cmd, live
+from workshop.checks.live import _need_function, topic_arn
+from workshop.checks.model import Problem, Result, failed, passed
+from workshop.checks.registry import RR, WR
+
+
+def role_statements(ctx, fn: dict) -> list[dict]:
+    """Every statement of the function role's inline and attached policies."""
+    def fetch():
+        iam, role = ctx.client("iam"), fn["Role"].rsplit("/", 1)[-1]
+        docs = [iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"]
+                for n in iam.list_role_policies(RoleName=role)["PolicyNames"]]
+        for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+            docs.append(iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]["Document"])
+        docs = [json.loads(urllib.parse.unquote(d)) if isinstance(d, str) else d for d in docs]
+        found = []
+        for doc in docs:
+            st = doc.get("Statement", [])
+            found += st if isinstance(st, list) else [st]
+        return found
+
+    return ctx.memo(("role", fn["Role"]), fetch)
+
+
+def allows(statements: list[dict], action: str, resource: str) -> bool:
+    def listed(value):
+        return value if isinstance(value, list) else [value]
+
+    return any(s.get("Effect") == "Allow"
+               and any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in listed(s.get("Action")))
+               and any(fnmatch.fnmatchcase(resource, str(r)) for r in listed(s.get("Resource")))
+               for s in statements)
+
+
+@live
+def publish_permission(ctx) -> Result:
+    arn = topic_arn(ctx)
+    fn = _need_function(ctx, WR, "RequestRide", f"Run {deploy_cmd(WR)}.")
+    if allows(role_statements(ctx, fn), "sns:Publish", arn):
+        return passed(f"the role allows sns:Publish on {arn}", "sns:Publish on the topic")
+    return failed("RequestRide's role does not allow sns:Publish on the topic", f"sns:Publish on {arn}",
+                  f"Add an Allow of sns:Publish on `Ref: RidesSnsTopic` to {WR}/serverless.yml, then {deploy_cmd(WR)}.")
+
+
+def queue_arn(ctx) -> tuple[str, dict]:
+    fn = _need_function(ctx, RR, "PutRideRecordSns", f"Declare PutRideRecordSns (step 8), then run {deploy_cmd(RR)}.")
+    queues = aws.of_type(ctx, RR, "AWS::SQS::Queue")
+    if not queues:
+        raise Problem(failed(f"{ctx.target.stack(RR)} has no SQS queue", "RideRecordDlq deployed",
+                             f"Declare RideRecordDlq (AWS::SQS::Queue) in {RR}/serverless.yml, then {deploy_cmd(RR)}."))
+    logical, summary = next(iter(queues.items()))
+    from botocore.exceptions import ClientError
+
+    try:
+        attrs = ctx.client("sqs").get_queue_attributes(QueueUrl=summary["PhysicalResourceId"], AttributeNames=["QueueArn"])
+    except ClientError as exc:
+        if "NonExistentQueue" in aws.code(exc):
+            raise Problem(aws.drift(ctx, RR, logical, "the dead letter queue")) from None
+        raise
+    return attrs["Attributes"]["QueueArn"], fn
+
+
+@live
+def dlq_config(ctx) -> Result:
+    arn, fn = queue_arn(ctx)
+    target = (fn.get("DeadLetterConfig") or {}).get("TargetArn")
+    if target != arn:
+        return failed(f"DeadLetterConfig.TargetArn = {target or 'none'}", arn,
+                      f"Set PutRideRecordSns's `onError: {{Fn::GetAtt: [RideRecordDlq, Arn]}}`, then {deploy_cmd(RR)}.")
+    return passed(f"DeadLetterConfig -> {arn}", arn)
+
+
+@live
+def dlq_send_permission(ctx) -> Result:
+    arn, fn = queue_arn(ctx)
+    if allows(role_statements(ctx, fn), "sqs:SendMessage", arn):
+        return passed(f"the role allows sqs:SendMessage on {arn}", "sqs:SendMessage on the queue")
+    return failed("PutRideRecordSns's role does not allow sqs:SendMessage on the queue", f"sqs:SendMessage on {arn}",
+                  f"Add an Allow of sqs:SendMessage on `Fn::GetAtt: [RideRecordDlq, Arn]` to {RR}/serverless.yml, "
+                  f"then {deploy_cmd(RR)}.")
