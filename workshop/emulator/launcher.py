@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop.emulator import files
+from workshop.emulator import files, persist
 from workshop.errors import WorkshopError
 
 START_TIMEOUT = float(os.environ.get("WORKSHOP_EMULATOR_START_TIMEOUT", "60"))
 STOP_TIMEOUT = 20.0
+HEALTH_TIMEOUT = 5.0  # a running emulator that does not answer its health check within this is reported
 RESTART_HINT = "run `workshop emulator stop` then `workshop emulator start`"
 
 
@@ -61,7 +62,7 @@ def status(state_dir: Path) -> EmulatorInfo | None:
     info = _running_info(state_dir)
     if info is None:
         return None
-    if not _healthy(info.port, timeout=5.0):
+    if not _healthy(info.port, HEALTH_TIMEOUT):
         raise WorkshopError(f"The emulator (pid {info.pid}) is running but not answering; {RESTART_HINT}.")
     return info
 
@@ -79,7 +80,7 @@ def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
         notes: list[str] = []
         info = _running_info(state_dir, notes)
         if info is not None:
-            if not _healthy(info.port, timeout=5.0):
+            if not _healthy(info.port, HEALTH_TIMEOUT):
                 raise WorkshopError(f"The emulator (pid {info.pid}) is running but not answering; {RESTART_HINT}.")
             return _replace(info, already_running=True, notes=tuple(notes))
         if port and not _port_free(port):
@@ -211,12 +212,14 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _healthy(port: int, timeout: float) -> bool:
+def _healthy(port: int, timeout: float, need_ready: bool = False) -> bool:
+    """The emulator answers (requests are accepted; they wait while moto loads) and, if asked, has loaded."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_workshop/health", timeout=timeout) as response:
-            return bool(json.loads(response.read()).get("ready"))
+            answer = json.loads(response.read())
     except (OSError, ValueError):
         return False
+    return bool(answer.get("ready")) or not need_ready
 
 
 def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -237,14 +240,16 @@ def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
 def _wait_ready(state_dir: Path, proc: subprocess.Popen[bytes], port: int) -> EmulatorInfo:
     deadline = time.monotonic() + START_TIMEOUT
     path = state_dir / files.INFO
+    # Requests wait while the saved state loads; the launcher waits too only when that may end in a note to show.
+    restoring = not persist.loads_cleanly(state_dir / files.STATE)
     delay = 0.01
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
             raise _start_failure(state_dir, code, port)
         data = files.read_json(path)
-        if data is not None and data.get("pid") == proc.pid and _healthy(int(data["port"]), timeout=2.0):
-            return _info_from(state_dir, data)
+        if data is not None and data.get("pid") == proc.pid and _healthy(int(data["port"]), 2.0, restoring):
+            return _info_from(state_dir, files.read_json(path) or data)
         time.sleep(delay)
         delay = min(delay * 1.5, 0.1)
     _terminate(proc.pid)

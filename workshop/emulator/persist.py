@@ -69,12 +69,28 @@ def _backend_dicts() -> dict[tuple[str, str], Any]:
     return found
 
 
+def loads_cleanly(path: Path) -> bool:
+    """Whether a saved state is absent or stamped with this moto version (read without importing moto)."""
+    try:
+        with path.open("rb") as handle:
+            header = json.loads(handle.readline())
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return isinstance(header, dict) and header.get("format") == FORMAT and header.get("moto") == moto_version()
+
+
 def save(path: Path) -> int:
-    """Write every backend to `path` atomically; returns the number of backends saved."""
+    """Write every backend to `path` atomically (remove it when there is none); returns how many were saved."""
     snapshot = {
         key: {account: dict(regions.items()) for account, regions in backend_dict.items()}
         for key, backend_dict in _backend_dicts().items()
     }
+    snapshot = {key: accounts for key, accounts in snapshot.items() if any(accounts.values())}
+    if not snapshot:
+        path.unlink(missing_ok=True)
+        return 0
     buffer = io.BytesIO()
     buffer.write(json.dumps({"format": FORMAT, "moto": moto_version()}).encode() + b"\n")
     _pickler(buffer).dump(snapshot)

@@ -1,7 +1,9 @@
 """The emulator process: moto's server app behind the execute-api gateway, on 127.0.0.1 only.
 
-Run by the launcher as `python -m workshop.emulator.server --state-dir DIR --port N` (0 lets the OS choose). It writes
-emulator.json once both listeners are bound, saves the state on SIGTERM/SIGINT and every few seconds when changed.
+Run by the launcher as `python -m workshop.emulator.server --state-dir DIR --port N` (0: the last run's port if free,
+else one the OS picks). It listens at once and imports moto (about a second) and restores the saved state in the
+background; requests other than the health check wait for that. It saves the state on SIGTERM/SIGINT and every few
+seconds when something changed.
 """
 
 from __future__ import annotations
@@ -18,27 +20,46 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workshop.emulator import files, settings
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from workshop.emulator import files, settings, tls
 from workshop.emulator.activity import activity
 
 log = logging.getLogger("workshop.emulator")
 SAVE_EVERY = float(os.environ.get("WORKSHOP_EMULATOR_SAVE_EVERY", "5"))
-_ready = threading.Event()
-_lock = threading.Lock()  # serialises saves
+HEALTH = "/_workshop/health"
+_ready = threading.Event()  # moto imported and patched, state restored
+_save_lock = threading.Lock()
+_moto_handler: list[type] = []
+
+
+class _Handler(WSGIRequestHandler):
+    """Answers the health check at once; any other request waits for moto, then is handled by moto's handler."""
+
+    def make_environ(self) -> dict[str, Any]:
+        if not self.path.startswith(HEALTH):
+            _ready.wait(300)
+            if _moto_handler:
+                self.__class__ = _moto_handler[0]  # from now on moto's handler (it keeps headers with underscores)
+                return self.make_environ()
+        return super().make_environ()
 
 
 class Control:
-    """Outermost WSGI layer: the health endpoint, the wait for a restored state, and activity tracking."""
+    """Outermost WSGI layer: the health endpoint and activity tracking around moto and the gateway."""
 
-    def __init__(self, app: Any):
-        self.app = app
+    def __init__(self) -> None:
+        self.app: Any = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") == "/_workshop/health":
+        if environ.get("PATH_INFO") == HEALTH:
             body = json.dumps({"ready": _ready.is_set(), "pid": os.getpid()}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
-        _ready.wait(120)
+        _ready.wait(300)
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"the emulator failed to load moto; see its log"]
         changes = environ.get("REQUEST_METHOD") not in ("GET", "HEAD") and not environ.get("PATH_INFO", "").startswith("/moto-api")
         with activity.busy(changes):
             result = self.app(environ, start_response)
@@ -48,11 +69,18 @@ class Control:
                 getattr(result, "close", lambda: None)()
 
 
+class _QuietHealth(logging.Filter):
+    """Keep the launcher's health polls out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return HEALTH not in record.getMessage()
+
+
 def save(state_file: Path, timeout: float) -> None:
     """Save the backends while no request runs (bounded wait)."""
     from workshop.emulator import persist
 
-    with _lock, activity.quiet(timeout) as calm:
+    with _save_lock, activity.quiet(timeout) as calm:
         if not calm:
             log.warning("state saved while requests were still running")
         started = time.perf_counter()
@@ -63,34 +91,48 @@ def save(state_file: Path, timeout: float) -> None:
 
 def _saver(state_file: Path, stopping: threading.Event) -> None:
     while not stopping.wait(SAVE_EVERY):
-        if activity.dirty:
+        if activity.dirty and _ready.is_set():
             try:
                 save(state_file, timeout=2.0)
             except Exception:  # noqa: BLE001 - a failed periodic save is logged and retried later
                 log.exception("periodic save failed")
 
 
-def _prepare(state_file: Path, notes: list[str]) -> None:
-    """Restore the saved backends, then open the gate for requests."""
-    from workshop.emulator import persist
-
+def _load(control: Control, state_file: Path, notes: list[str]) -> None:
+    """Import and patch moto, restore the saved backends, then let requests through."""
     try:
+        from workshop.emulator import patches
+
         started = time.perf_counter()
+        patches.install()
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+        from workshop.emulator.gateway import Gateway
+
+        _moto_handler.append(MotoRequestHandler)
+        control.app = Gateway(DomainDispatcherApplication(create_backend_app))
+        from workshop.emulator import persist
+
         note = persist.restore(state_file)
         if note:
             notes.append(note)
             log.warning(note)
-        elif state_file.exists():
-            log.info("state restored in %.3f s", time.perf_counter() - started)
+        log.info("moto %s loaded%s in %.3f s", persist.moto_version(),
+                 " and state restored" if state_file.exists() and not note else "", time.perf_counter() - started)
+    except Exception:  # noqa: BLE001 - logged; requests then get a 503 that points at the log
+        log.exception("loading moto failed")
     finally:
         _ready.set()
 
 
-class _QuietHealth(logging.Filter):
-    """Keep the launcher's health polls out of the log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "/_workshop/health" not in record.getMessage()
+def _bind(port: int, prefer: object, app: Any, **kwargs: Any) -> Any:
+    """Bind `port`; with 0, the port of the last run when free (endpoints stay the same), else any free one."""
+    if not port and isinstance(prefer, int) and prefer > 0:
+        try:
+            return make_server("127.0.0.1", prefer, app, threaded=True, request_handler=_Handler, **kwargs)
+        except OSError:
+            pass
+    return make_server("127.0.0.1", port, app, threaded=True, request_handler=_Handler, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,34 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     state_dir: Path = args.state_dir
     state_file = state_dir / files.STATE
 
-    from werkzeug.serving import make_server
-
-    from workshop.emulator import patches, tls
-    from workshop.emulator.gateway import Gateway
-
-    patches.install()
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-
-    app = Control(Gateway(DomainDispatcherApplication(create_backend_app)))
+    control = Control()
     previous = files.read_json(state_dir / files.PORTS) or {}
-
-    def bind(port: int, prefer: object, **kwargs: Any) -> Any:
-        """Bind `port`; with 0, the ports of the last run when free (endpoints stay the same), else any free one."""
-        if not port and isinstance(prefer, int) and prefer > 0:
-            try:
-                return make_server("127.0.0.1", prefer, app, threaded=True, request_handler=MotoRequestHandler, **kwargs)
-            except OSError:
-                pass
-        return make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler, **kwargs)
-
     try:
-        plain = bind(args.port, previous.get("port"))
+        plain = _bind(args.port, previous.get("port"), control)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             log.error("port %d on 127.0.0.1 is in use", args.port)
             return files.EXIT_PORT_IN_USE
         raise
-    secure = bind(0, previous.get("https_port"), ssl_context=tls.server_context(state_dir))
+    secure = _bind(0, previous.get("https_port"), control, ssl_context=tls.server_context(state_dir))
     port, https_port = plain.server_port, secure.server_port
     os.environ["MOTO_PORT"] = str(port)
     files.write_json_atomic(state_dir / files.PORTS, {"port": port, "https_port": https_port})
@@ -140,26 +164,26 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     notes: list[str] = []
-    _prepare_thread = threading.Thread(target=_prepare, args=(state_file, notes), daemon=True)
-    _prepare_thread.start()
+    threading.Thread(target=_load, args=(control, state_file, notes), daemon=True, name="load-moto").start()
     for server in (plain, secure):
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-    _prepare_thread.join()  # notes are complete once the state is loaded
-    files.write_json_atomic(state_dir / files.INFO, {
-        "pid": os.getpid(), "port": port, "https_port": https_port, "endpoint": f"http://127.0.0.1:{port}",
-        "state_file": str(state_file), "notes": notes,
-    })
+    info = {"pid": os.getpid(), "port": port, "https_port": https_port, "endpoint": f"http://127.0.0.1:{port}",
+            "state_file": str(state_file), "notes": notes}
+    files.write_json_atomic(state_dir / files.INFO, info)
     log.info("emulator listening on http://127.0.0.1:%d (execute-api TLS on %d)", port, https_port)
     threading.Thread(target=_saver, args=(state_file, stopping), daemon=True).start()
+    _ready.wait()
+    if notes:  # tell the launcher, which waits for `ready` when there was a state to restore
+        files.write_json_atomic(state_dir / files.INFO, info)
 
     stopping.wait()
     log.info("stopping")
     for server in (plain, secure):
         server.shutdown()
-    if _ready.is_set():
+    if control.app is not None:
         save(state_file, timeout=10.0)
-    info = files.read_json(state_dir / files.INFO)
-    if info and info.get("pid") == os.getpid():
+    current = files.read_json(state_dir / files.INFO)
+    if current and current.get("pid") == os.getpid():
         (state_dir / files.INFO).unlink(missing_ok=True)
     return 0
 
