@@ -109,12 +109,18 @@ def record(session, report: Report) -> None:
     session.save()
 
 
+def writing_checks(course, step) -> list[str]:
+    """What the checks about to run would write (said before they run)."""
+    ids = step.checks if step is not None else end_checks(course)
+    return [registry.get(i).title.split("(")[-1].rstrip(")") for i in ids if i in registry.CHECKS and registry.get(i).writes]
+
+
 def end_checks(course) -> list[str]:
     """Every check of the course that must still hold when the module is finished, once, in course order."""
     seen: dict[str, None] = {}
     for step in course.steps:
         for check_id in step.checks:
-            if registry.get(check_id).holds_at_end:
+            if check_id in registry.CHECKS and registry.get(check_id).holds_at_end:
                 seen.setdefault(check_id)
     return list(seen)
 

@@ -10,13 +10,20 @@ import pytest
 
 from tests.conftest import REPO
 
-PATCHED_STEPS = sorted(int(p.name[:2]) for p in (REPO / "solutions").glob("[0-9][0-9]-*.patch"))
 
 
-def build_state(dest: Path, after_step: int) -> Path:
+def committed_course(dest: Path) -> Path:
+    """checkpoints/start and solutions/ as committed (HEAD): other engineers' edits in progress do not break these tests."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", "HEAD", "checkpoints/start", "solutions"], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def build_state(dest: Path, after_step: int, source: Path = REPO) -> Path:
     """A workspace holding both services as they are after `after_step` (-1: the start)."""
-    shutil.copytree(REPO / "checkpoints" / "start", dest)
-    for patch in sorted((REPO / "solutions").glob("[0-9][0-9]-*.patch")):
+    shutil.copytree(source / "checkpoints" / "start", dest)
+    for patch in sorted((source / "solutions").glob("[0-9][0-9]-*.patch")):
         if int(patch.name[:2]) <= after_step:
             subprocess.run(["git", "apply", "--whitespace=nowarn", str(patch)], cwd=dest, check=True, capture_output=True)
     return dest
@@ -26,11 +33,12 @@ def build_state(dest: Path, after_step: int) -> Path:
 def states(tmp_path_factory):
     """states(n): a read-only workspace after step n, built once per test session."""
     base = tmp_path_factory.mktemp("states")
+    source = committed_course(base / "course")
     built: dict[int, Path] = {}
 
     def get(after_step: int) -> Path:
         if after_step not in built:
-            built[after_step] = build_state(base / f"after-{after_step:02d}", after_step)
+            built[after_step] = build_state(base / f"after-{after_step:02d}", after_step, source)
         return built[after_step]
 
     return get

@@ -128,7 +128,7 @@ def _run_step_tests(ctx, service: str, test_file: str, fix: str) -> Result:
     with tempfile.TemporaryDirectory(prefix="workshop-check-") as tmp:
         report = Path(tmp) / "report.xml"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
-        env.update(WORKSHOP_SERVICE_DIR=str(ctx.service_dir(service)), PYTHONDONTWRITEBYTECODE="1")
+        env.update(WORKSHOP_SERVICE_DIR=str(ctx.service_dir(service)), PYTHONDONTWRITEBYTECODE="1", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-o", "addopts=",
                f"--junitxml={report}", f"--rootdir={tests.parent}", str(tests)]
         try:

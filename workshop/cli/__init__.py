@@ -8,6 +8,7 @@ from workshop.cli.app import app, main
 from workshop.cli import nav as _nav  # noqa: E402,F401
 from workshop.cli import cost as _cost  # noqa: E402,F401
 from workshop.cli import emulator as _emulator  # noqa: E402,F401
+from workshop.cli import verify as _verify  # noqa: E402,F401
 from workshop.cli import deploy as _deploy  # noqa: E402,F401
 from workshop.cli import gitops as _gitops  # noqa: E402,F401
 

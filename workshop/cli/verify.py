@@ -1,0 +1,75 @@
+"""The `workshop verify` command: run a step's checks and show what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from workshop.cli.app import app
+from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
+
+RESULT_STYLE = {"pass": "green", "fail": "red", "error": "magenta", "pending": "yellow"}
+WRITES_NOTE = "These checks write to the account: {what}. Nothing else is changed."
+
+
+@app.command("verify", context_settings={"ignore_unknown_options": True})
+def verify_command(
+    ctx: typer.Context,
+    step: Annotated[Optional[str], typer.Option("--step", help="A step number or id (default: the current step).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Re-verify every check that must still hold at the end of the module.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait as long as AWS needs (the DLQ check takes minutes on real AWS).")] = False,
+    stage: Annotated[Optional[str], typer.Option("--stage", help="Check this stage instead of the workspace's.", show_default=False)] = None,
+    region: Annotated[Optional[str], typer.Option("--region", help="Check this region instead of the workspace's.", show_default=False)] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="AWS profile (aws target).", show_default=False)] = None,
+    workspace_dir: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the checks of the current step (or --step N, or --all) and show what to fix. Exit 0 only when all pass."""
+    from workshop import render, targets, verify
+    from workshop.errors import BadInput
+
+    if all_ and step is not None:
+        raise BadInput("Choose one: `workshop verify --step N` or `workshop verify --all`.")
+    session = open_session(ctx, workspace_dir)
+    target = targets.resolve(session.state.target, stage=stage, region=region, profile=profile)
+    chosen = None if all_ else (session.course.step(step) if step is not None else session.current())
+    writes = verify.writing_checks(session.course, chosen)
+    if writes and not as_json:
+        render.note(WRITES_NOTE.format(what="; ".join(writes)))
+    if chosen is None:
+        report = verify.verify_all(session, wait=wait, target=target)
+    else:
+        report = verify.run_step(session, chosen, wait=wait, target=target)
+    if as_json:
+        render.print_json(report.to_json())
+    else:
+        _table(report)
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def _table(report) -> None:
+    from rich.table import Table
+
+    from workshop import render
+
+    title = "End of module: checks that must still hold" if report.step is None else f"Step {report.step.number}: {report.step.title}"
+    table = Table(title=title, title_justify="left", show_lines=True, expand=True)
+    table.add_column("Check", ratio=2)
+    table.add_column("Result", no_wrap=True)
+    table.add_column("Observed / expected", ratio=4)
+    table.add_column("Fix", ratio=3)
+    for run in report.runs:
+        r = run.result
+        shown = r.observed if r.passed or not r.expected else f"{r.observed}\n[dim]expected:[/] {r.expected}"
+        table.add_row(f"{run.check.title}\n[dim]{run.check.id}, {r.seconds:.1f} s[/]",
+                      f"[{RESULT_STYLE.get(r.result, '')}]{r.result}[/]", shown, "" if r.passed else r.fix)
+    console = render.out_console()
+    console.print(table, soft_wrap=False)
+    if report.passed:
+        console.print("[green]All checks pass.[/] " + ("Run `workshop next`." if report.step is not None else ""), highlight=False)
+    else:
+        failing = sum(1 for run in report.runs if not run.result.passed)
+        console.print(f"[red]{failing} of {len(report.runs)} checks do not pass.[/] Apply the fixes, then `workshop verify` again.",
+                      highlight=False)
