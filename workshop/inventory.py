@@ -77,20 +77,18 @@ def _apis(session, target: Target) -> Iterator[str]:
 
 
 def _buckets(session, target: Target) -> Iterator[str]:
-    """Deployment buckets: CloudFormation shortens long stack names, so match the start and check the stack tag."""
+    """Deployment buckets. CloudFormation shortens long stack names, so the stage is read from what osls stores
+    inside (`serverless/<service>/<stage>/...`), not from the bucket's name."""
     s3 = targets.client(session, "s3")
-    stacks = {target.stack(s) for s in SERVICES}
     for bucket in s3.list_buckets().get("Buckets", []):
         name = bucket["Name"]
-        head, _, _ = name.partition("-serverlessdeploymentbucket-")
-        if not head or not any(stack.startswith(head.rstrip("-")) for stack in stacks):
-            continue
-        try:
-            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name).get("TagSet", [])}
-        except Exception:  # no tags: keep it, the name matched
-            tags = {}
-        if tags.get("aws:cloudformation:stack-name", next(iter(stacks))) in stacks or head in stacks:
-            yield name
+        head = name.partition("-serverlessdeploymentbucket-")[0].rstrip("-")
+        for service in SERVICES:
+            if head and target.stack(service).startswith(head):
+                listed = s3.list_objects_v2(Bucket=name, Prefix=f"serverless/{service}/{target.stage}/", MaxKeys=1)
+                if listed.get("KeyCount", 0):
+                    yield name
+                    break
 
 
 def _log_groups(session, target: Target) -> Iterator[str]:
