@@ -22,15 +22,21 @@ class Context:
     root: Path
     target: Target
     endpoint: str | None
-    session: object
     announce: Announce = lambda _m: None
     on_line: Callable[[str], None] | None = None
     runs: list[deploy.RunResult] = field(default_factory=list)
+    _session: object = None
 
     @classmethod
     def open(cls, root: Path, target: Target, **kwargs) -> Context:
-        endpoint = targets.endpoint_for(root, target)
-        return cls(root=root, target=target, endpoint=endpoint, session=targets.boto3_session(target, endpoint=endpoint), **kwargs)
+        return cls(root=root, target=target, endpoint=targets.endpoint_for(root, target), **kwargs)
+
+    @property
+    def session(self):
+        """The boto3 session, made on first use: a plain `deploy SERVICE` never imports boto3."""
+        if self._session is None:
+            self._session = targets.boto3_session(self.target, endpoint=self.endpoint)
+        return self._session
 
     def osls(self, service: str, action: str, service_dir: Path, why: str = "") -> deploy.RunResult:
         self.announce(f"{action} {service}{f' ({why})' if why else ''}")
@@ -50,16 +56,7 @@ def learner_needs(ctx: Context) -> list[replay.Needs]:
 
 
 def deploy_one(ctx: Context, service: str, *, recreate: bool = False) -> None:
-    """Deploy the learner's copy of one service, after checking that what it reads from SSM exists."""
-    wanted = replay.needs(service, ctx.root / service, ctx.target.stage)
-    missing = wanted.reads - replay.existing_parameters(ctx.session, wanted.reads)
-    if missing:
-        first = sorted({replay.producer(p) or "?" for p in missing})
-        hint = " and ".join(f"`workshop deploy {p}`" for p in first)
-        raise WorkshopError(
-            f"{service} reads {', '.join(sorted(missing))} from SSM, which the {ctx.target.name} target does not have yet: "
-            f"run {hint} first, or `workshop deploy all`."
-        )
+    """Deploy the learner's copy of one service (a missing SSM value it reads is explained by deploy.explain_failure)."""
     if recreate:
         remove(ctx, service)
     ctx.osls(service, "deploy", ctx.root / service)
