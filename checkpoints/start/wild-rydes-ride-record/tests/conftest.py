@@ -5,12 +5,16 @@ Run from the service folder with `python -m pytest` (needs pytest and moto: `pip
 import importlib
 import os
 import sys
+from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
 TABLE_NAME = "ride-record-test"
+
+# Let plain `pytest`, not only `python -m pytest`, import handlers/ from the service folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Set before any handler is imported, because the handler creates its boto3 resource on import.
 # Fake credentials and no endpoint overrides: even a mistake cannot reach a real (or local) AWS.

@@ -1,14 +1,18 @@
 """Test setup for wild-rydes: fake AWS credentials and settings, so no test reaches AWS or ride-record.
 
-Run from the service folder with `python -m pytest` (needs pytest and moto: `pip install pytest "moto[sns,sqs]"`).
+Run from the service folder with `python -m pytest` (needs pytest: `pip install pytest`).
 """
 import importlib
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
 RIDE_RECORD_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/dev/record"
+
+# Let plain `pytest`, not only `python -m pytest`, import handlers/ from the service folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Set before the handler is imported, because it reads its settings on import.
 # Fake credentials and no endpoint overrides: even a mistake cannot reach a real (or local) AWS.
