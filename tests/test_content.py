@@ -135,23 +135,25 @@ class Content:
     def _pytest(self, key: tuple, cwd: Path, *args: str, **env: str) -> Future:
         if key not in self._runs:
             command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
-            self._runs[key] = self._pool.submit(run, command, cwd, offline_env(self.home, **env))
+            # Only pytest's own plugins: the learner's plain `pip install pytest moto`, and a faster start.
+            child_env = offline_env(self.home, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **env)
+            self._runs[key] = self._pool.submit(run, command, cwd, child_env)
         return self._runs[key]
 
     def service_tests(self, number: int, service: str) -> Future:
         """The service's own tests, as a learner runs them: `python -m pytest` in the service folder."""
         folder = self.after[number] / service
         # They read handlers/ and tests/ only: a step that changed nothing else (serverless.yml) reuses the run.
-        key = ("service", digest(folder / "handlers", folder / "tests"))
-        # Only pytest's own plugins, as in a learner's plain `pip install pytest moto`.
-        return self._pytest(key, folder, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+        return self._pytest(("service", digest(folder / "handlers", folder / "tests")), folder)
 
     def check(self, workspace: Path, check_file: str) -> Future:
         """A behaviour check from steps/tests against the workspace's service, run from the workspace root."""
         folder = workspace / CHECK_FILES[check_file][1]
         # The checks read the learner's handlers/ only.
         key = ("check", check_file, digest(folder / "handlers"))
-        return self._pytest(key, workspace, str(STEP_CHECKS / check_file), WORKSHOP_SERVICE_DIR=str(folder))
+        # As `workshop verify` runs them: the checks' own folder as rootdir, none of the project's addopts.
+        args = ("-o", "addopts=", f"--rootdir={STEP_CHECKS}", str(STEP_CHECKS / check_file))
+        return self._pytest(key, workspace, *args, WORKSHOP_SERVICE_DIR=str(folder))
 
     def check_states(self, check_file: str) -> dict[str, Path]:
         """Where a check must fail (before its step) and pass (after it, and at the end)."""
