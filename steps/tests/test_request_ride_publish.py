@@ -42,7 +42,8 @@ def published(topic_arn):
 
 def test_a_request_publishes_the_ride_once(load_handler, published, network, require):
     handler = require(load_handler("request_ride"), "handler", "(event, context)")
-    event = {"httpMethod": "POST", "path": "/ride", "body": json.dumps({"PickupLocation": {"Latitude": 47.6062, "Longitude": -122.3321}})}
+    pickup = {"PickupLocation": {"Latitude": 47.6062, "Longitude": -122.3321}}
+    event = {"httpMethod": "POST", "path": "/ride", "body": json.dumps(pickup)}
 
     try:
         response, failure = handler(event, None), None
