@@ -145,12 +145,62 @@ def iam_policy() -> dict[str, Any]:
             action = _IAM_ACTION.get(call, call)
             (writes if check.writes and not _is_read(call) else reads).add(action)
     statements = [{"Sid": "WorkshopVerifyReads", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"}]
-    if writes:
-        statements.append({"Sid": "WorkshopVerifyTestRides", "Effect": "Allow", "Action": sorted(writes),
-                           "Resource": "arn:aws:sns:*:*:wild-rydes-*"})
+    for prefix in sorted({w.split(":")[0] for w in writes}):
+        # Only the workshop's own topic and queue (their names start with the stack's): the behaviour checks' test rides.
+        statements.append({"Sid": f"WorkshopVerifyTestRides{prefix.capitalize()}", "Effect": "Allow",
+                           "Action": sorted(w for w in writes if w.startswith(prefix + ":")),
+                           "Resource": f"arn:aws:{prefix}:*:*:wild-rydes-*"})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def iam_policy_text() -> str:
+    """docs/verify-iam-policy.json as it must read (regenerate: `python -c "from workshop import verify; print(verify.iam_policy_text(), end='')" > docs/verify-iam-policy.json`)."""
+    import json
+
+    return json.dumps(iam_policy(), indent=2) + "\n"
 
 
 def _is_read(call: str) -> bool:
     operation = call.split(":", 1)[1]
     return operation.startswith(("Get", "List", "Describe", "Filter", "Receive", "Query"))
+
+
+@dataclass
+class DevStep:
+    """One step of `workshop dev check`: its checks before (should fail) and after its solution and deploys (should pass)."""
+
+    step: Any
+    before: Report | None  # None for behaviour-only steps, which are exempt from failing at their start
+    after: Report
+
+    @property
+    def ok(self) -> bool:
+        return (self.before is None or not self.before.passed) and self.after.passed
+
+    def problem(self) -> str:
+        if self.before is not None and self.before.passed:
+            return f"step {self.step.number}: its checks already pass at its start"
+        failing = [f"{r.check.id} ({r.result.result}: {r.result.observed})" for r in self.after.runs if not r.result.passed]
+        return f"step {self.step.number}: after its solution, " + "; ".join(failing) if failing else ""
+
+
+def dev_check_steps(course, target, workspace_after: Callable[[int], Any], deploy: Callable[[Any, str], None], *,
+                    connect: Callable | None = None, on_step: Callable[[DevStep, Context], None] | None = None) -> list[DevStep]:
+    """For every step in order: its checks FAIL at its start (the previous checkpoint, the target holding the previous
+    deploys) and PASS after its solution and its deploys. `workspace_after(n)` gives a workspace holding checkpoint n
+    (-1: the start); `deploy(root, service)` deploys one service of it. Walking in order replays the deploys across services."""
+    results = []
+    for step in course.steps:
+        before = None
+        if set(step.kinds) != {"behaviour"}:
+            before = Report(step, run_checks(Context(workspace_after(step.number - 1), target, connect=connect,
+                                                     course_root=course.root), step.checks))
+        root = workspace_after(step.number)
+        for service in step.deploys:
+            deploy(root, service)
+        ctx = Context(root, target, connect=connect, course_root=course.root)
+        done = DevStep(step, before, Report(step, run_checks(ctx, step.checks)))
+        results.append(done)
+        if on_step is not None:
+            on_step(done, ctx)
+    return results
