@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typing_extensions import Annotated
+from typing import Annotated
 
 from workshop.cli.app import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
@@ -115,10 +115,24 @@ def next_(
     force: Annotated[bool, typer.Option("--force", help="Move on even though the step is not verified (it shows as skipped).")] = False,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
-    """Move on to the next step."""
+    """Move on to the next step (the current one must pass `workshop verify` first, unless --force)."""
     from workshop import progress, render
+    from workshop.errors import WorkshopError
 
     session = open_session(ctx, workspace_dir)
+    current = session.current()
+    if not force and progress.step_state(session, current) != "verified":
+        raise WorkshopError(f"Step {current.number} has not passed its checks yet: run `workshop verify` "
+                            "(or `workshop next --force` to skip it; it then shows as skipped).")
+    last = session.course.index(current) + 1 >= len(session.course.steps)
+    if last and not force:
+        from workshop import verify
+
+        report = verify.verify_all(session)
+        if not report.passed:
+            failing = ", ".join(r.check.id for r in report.runs if not r.result.passed)
+            raise WorkshopError(f"Before finishing, every check that must still hold was run again, and these do not pass: "
+                                f"{failing}. Run `workshop verify --all` to see the fixes.")
     step, finished = progress.move_next(session, force=force)
     if finished:
         render.markdown(session.course.final, title="Module complete")
