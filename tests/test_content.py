@@ -207,22 +207,28 @@ def ssm_server():
 
 
 @pytest.fixture(scope="module")
-def content(tmp_path_factory, ssm_server):
+def checkpoints(tmp_path_factory):
+    """The workspace after every code/config step (no runs started yet)."""
     built = Content(tmp_path_factory.mktemp("content"))
     try:
         built.build()
-        # Start every run now; the tests below only wait for their own.
-        if OSLS.exists():
-            built.package_all(ssm_server)
-        for number in CHECKPOINTS:
-            for service in SERVICES:
-                built.service_tests(number, service)
-        for check_file in CHECK_FILES:
-            for workspace in built.check_states(check_file).values():
-                built.check(workspace, check_file)
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture(scope="module")
+def content(checkpoints, ssm_server):
+    """The checkpoints with every run started at once; the tests below only wait for their own."""
+    if OSLS.exists():
+        checkpoints.package_all(ssm_server)
+    for number in CHECKPOINTS:
+        for service in SERVICES:
+            checkpoints.service_tests(number, service)
+    for check_file in CHECK_FILES:
+        for workspace in checkpoints.check_states(check_file).values():
+            checkpoints.check(workspace, check_file)
+    return checkpoints
 
 
 def test_every_code_and_config_step_has_exactly_one_patch():
@@ -250,8 +256,8 @@ def test_nothing_points_at_an_emulator():
     assert found == []
 
 
-def test_patches_apply_in_order_from_the_start(content):
-    assert sorted(content.after) == CHECKPOINTS
+def test_patches_apply_in_order_from_the_start(checkpoints):
+    assert sorted(checkpoints.after) == CHECKPOINTS
 
 
 @pytest.mark.slow
