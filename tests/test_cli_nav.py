@@ -46,14 +46,28 @@ def test_status_table_marks_the_current_step(ws, cli):
     assert ">" in line and "not yet" in line
 
 
+def _mark_verified(root, step_id):
+    state = workspace.load_state(root)
+    state.step(step_id).state = "verified"
+    workspace.save_state(root, state)
+
+
+def test_next_needs_a_verified_step_or_force(ws, cli):
+    result = cli("next")
+    assert result.exit_code == 1 and "workshop verify" in result.output and "--force" in result.output
+    assert json.loads(cli("status", "--json").stdout)["current"] == "first"
+
+
 def test_next_back_goto_and_skipped(ws, cli):
+    _mark_verified(ws, "first")
     assert cli("next").exit_code == 0
-    assert json.loads(cli("status", "--json").stdout)["current"] == "second"
+    steps = json.loads(cli("status", "--json").stdout)["steps"]
+    assert steps[0]["state"] == "verified" and steps[1]["current"]
     result = cli("next", "--force")
     assert result.exit_code == 0, result.output
     steps = json.loads(cli("status", "--json").stdout)["steps"]
     assert steps[1]["state"] == "skipped" and steps[2]["current"]
-    result = cli("next")
+    result = cli("next", "--force")
     assert result.exit_code == 0 and "All done with the sample" in result.stdout
     assert cli("back").exit_code == 0
     assert json.loads(cli("status", "--json").stdout)["current"] == "second"
@@ -125,7 +139,7 @@ def test_unexpected_error_exits_3_with_a_log_and_no_traceback(ws, cli, monkeypat
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(progress, "move_next", explode)
-    result = cli("next")
+    result = cli("next", "--force")
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output and "crash-" in result.output
     log = next((errors.workshop_home() / "logs").glob("crash-*.log"))
@@ -139,7 +153,7 @@ def test_ctrl_c_exits_130(ws, cli, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(progress, "move_next", interrupt)
-    result = cli("next")
+    result = cli("next", "--force")
     assert result.exit_code == 130, result.output
 
 

@@ -10,7 +10,6 @@ PROBE = """
 import json, sys
 from workshop.cli import app
 try:
-    app(["init", sys.argv[1]], standalone_mode=False)
     app(["--workspace", sys.argv[1], "status"], standalone_mode=False)
 except SystemExit:
     pass
@@ -20,6 +19,9 @@ sys.stderr.write(json.dumps(heavy))
 
 
 def test_status_imports_nothing_heavy(tmp_path):
+    made = subprocess.run([sys.executable, "-m", "workshop", "init", str(tmp_path / "ws")], capture_output=True, text=True, check=False)
+    assert made.returncode == 0, made.stderr
     result = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "ws")], capture_output=True, text=True, check=False)
+    assert "Error" not in result.stderr, result.stderr
     heavy = json.loads(result.stderr.strip().splitlines()[-1])
     assert heavy == [], f"status imported {heavy}; import them lazily inside the commands that need them"

@@ -6,9 +6,7 @@ The CLI turns it into a red line and `exit_code`; anything unexpected becomes ex
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
-import traceback
 from pathlib import Path
 
 EXIT_OK = 0
@@ -57,6 +55,9 @@ def workshop_home() -> Path:
 
 def write_crash_log(exc: BaseException) -> Path:
     """Write the traceback of an unexpected error to a log file and return its path."""
+    import datetime as _dt
+    import traceback
+
     folder = workshop_home() / "logs"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")

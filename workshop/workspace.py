@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,11 @@ def now() -> str:
 def locate(explicit: Path | None = None, start: Path | None = None) -> Path | None:
     """The workspace root: `explicit` if it is one, else the nearest folder at or above `start` holding `.workshop/`."""
     if explicit is not None:
-        root = Path(explicit).expanduser().resolve()
-        return root if (root / STATE_DIR).is_dir() else None
+        try:
+            root = Path(explicit).expanduser().resolve()
+            return root if (root / STATE_DIR).is_dir() else None
+        except (OSError, ValueError):  # a NUL byte, a name too long: not a workspace, whatever it is
+            return None
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / STATE_DIR / STATE_FILE).is_file():
@@ -152,6 +154,8 @@ def save_state(root: Path, state: State) -> None:
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` so a reader sees the old or the new content, never a torn file."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -64,13 +64,13 @@ app = typer.Typer(
 class Options:
     """Options given before the command name (`workshop --workspace DIR status`)."""
 
-    workspace: Path | None = None
+    workspace: str | None = None
 
 
 @app.callback()
 def _root(
     ctx: typer.Context,
-    workspace: Path = typer.Option(
+    workspace: str = typer.Option(
         None, "--workspace", "-w", envvar="WORKSHOP_WORKSPACE", help="The workspace folder (default: found from the current folder)."
     ),
 ) -> None:

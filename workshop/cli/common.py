@@ -6,20 +6,22 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typing_extensions import Annotated
+from typing import Annotated
 
 from workshop.cli.app import options
 
+# Paths are taken as text and made Paths here: click's Path type crashes on a NUL byte in the value.
 WorkspaceOpt = Annotated[
-    Optional[Path],
+    Optional[str],
     typer.Option("--workspace", "-w", help="The workspace folder (default: found from the current folder).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (see docs/json.md).")]
 
 
-def workspace_path(ctx: typer.Context, given: Path | None) -> Path | None:
+def workspace_path(ctx: typer.Context, given: str | None) -> Path | None:
     """The workspace given to this command, else to the root (`workshop -w DIR ...`), else None (search from cwd)."""
-    return given if given is not None else options(ctx).workspace
+    chosen = given if given is not None else options(ctx).workspace
+    return Path(chosen) if chosen is not None else None
 
 
 def open_session(ctx: typer.Context, given: Path | None):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typing_extensions import Annotated
+from typing import Annotated
 
 from workshop.cli.app import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
@@ -131,7 +131,7 @@ def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt 
 @app.command(context_settings=STEP_SETTINGS)
 def diff(
     ctx: typer.Context,
-    path: Annotated[Optional[Path], typer.Argument(help="Only this file or folder.", show_default=False)] = None,
+    path: Annotated[Optional[str], typer.Argument(help="Only this file or folder.", show_default=False)] = None,
     step: StepOpt = None,
     stat: Annotated[bool, typer.Option("--stat", help="Only the changed files and line counts.")] = False,
     against: Annotated[
@@ -147,7 +147,7 @@ def diff(
         raise BadInput(f"--against takes `solution` or `start`, not {against!r}.")
     session = _open(ctx, workspace_dir)
     chosen = session.course.step(step) if step is not None else session.current()
-    paths = (_relative(session.root, path),) if path is not None else ()
+    paths = (_relative(session.root, Path(path)),) if path is not None else ()
     result = checkpoints.diff(session.root, session.course, chosen, against=against, stat=stat, paths=paths)
     console = render.out_console()
     if not result.text.strip():
@@ -164,6 +164,10 @@ def diff(
 
 def _relative(root: Path, path: Path) -> str:
     """PATH as git wants it: relative to the workspace root (given relative to the current folder, or already so)."""
+    if "\x00" in str(path):
+        from workshop.errors import BadInput
+
+        raise BadInput("That path has a NUL character in it: name a file or folder of the workspace (see `git status`).")
     absolute = path.expanduser().resolve()
     try:
         return absolute.relative_to(root.resolve()).as_posix() or "."

@@ -18,13 +18,18 @@ StepArg = Annotated[str, typer.Argument(help="A step number (0-13) or id, as `wo
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path("wild-rydes-workshop"),
+    directory: Annotated[str, typer.Argument(help="Folder for the new workspace.")] = "wild-rydes-workshop",
 ) -> None:
     """Create a learner workspace in DIRECTORY (safe to run again on an existing one)."""
     from workshop import course, render, workspace
 
     loaded = course.load()
-    root = directory.expanduser().resolve()
+    try:
+        root = Path(directory).expanduser().resolve()
+    except (OSError, ValueError):
+        from workshop.errors import BadInput
+
+        raise BadInput(f"{directory!r} is not a usable folder name. Choose another path: `workshop init DIR`.") from None
     if root.exists() and not root.is_dir():
         from workshop.errors import BadInput
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from typing_extensions import Annotated
+from typing import Annotated
 
 from workshop.cli.app import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
