@@ -12,6 +12,8 @@ RR, WR, BOTH = "wild-rydes-ride-record", "wild-rydes", "both"
 GUARD = ("sts:GetCallerIdentity", "cloudformation:DescribeStacks", "cloudformation:ListStacks")
 STACK = GUARD + ("cloudformation:ListStackResources",)
 FN = STACK + ("lambda:GetFunctionConfiguration",)
+TOPIC = STACK + ("sns:GetTopicAttributes",)  # the topic's ARN from wild-rydes' stack, checked to exist
+TOPIC_FN = TOPIC + ("lambda:GetFunctionConfiguration",)
 ROLE = ("iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:GetPolicy", "iam:GetPolicyVersion")
 RIDE = STACK + ("dynamodb:GetItem", "logs:FilterLogEvents")  # + an HTTP POST /ride, not an AWS API call
 
@@ -54,7 +56,7 @@ _CHECKS = (
     _c("topic-arn-parameter-declared", "An SSM parameter holds the topic's ARN", WR, "static", "static:topic_arn_parameter",
        reference=DOCS_AWS + "AWSCloudFormation/latest/UserGuide/aws-resource-ssm-parameter.html"),
     # step 6
-    _c("live-topic", "The rides topic exists", WR, "live", "live:topic", STACK + ("sns:GetTopicAttributes",),
+    _c("live-topic", "The rides topic exists", WR, "live", "live:topic", TOPIC,
        reference=DOCS_AWS + "sns/latest/dg/sns-create-topic.html"),
     _c("live-topic-arn-parameter", "The SSM parameter holds the topic's ARN", WR, "live", "live:topic_arn_parameter",
        STACK + ("sns:GetTopicAttributes", "ssm:GetParameter"), reference=DOCS_AWS + "systems-manager/latest/userguide/systems-manager-parameter-store.html"),
@@ -73,10 +75,10 @@ _CHECKS = (
     _c("live-sns-function", "PutRideRecordSns is deployed with handler_sns and the table name", RR, "live",
        "live:sns_function", FN, reference=DOCS_SLS + "functions"),
     _c("live-subscription", "The topic delivers to PutRideRecordSns (confirmed lambda subscription)", RR, "live",
-       "live:subscription", STACK + ("ssm:GetParameter", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"),
+       "live:subscription", TOPIC_FN + ("sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"),
        reference=DOCS_AWS + "sns/latest/dg/sns-lambda-as-subscriber.html"),
     _c("live-sns-invoke-permission", "SNS may invoke PutRideRecordSns from the rides topic", RR, "live",
-       "live:sns_invoke_permission", STACK + ("ssm:GetParameter", "lambda:GetPolicy"),
+       "live:sns_invoke_permission", TOPIC_FN + ("lambda:GetPolicy",),
        reference=DOCS_AWS + "lambda/latest/dg/access-control-resource-based.html"),
     # step 11
     _c("request-ride-publishes", "RequestRide publishes to RIDES_SNS_TOPIC_ARN and may (sns:Publish)", WR, "static",
@@ -85,9 +87,9 @@ _CHECKS = (
        "code:request_ride_publish_behaviour", reference=DOCS_AWS + "sns/latest/api/API_Publish.html"),
     # step 12
     _c("live-request-ride-env", "RequestRide has the topic ARN and no RIDE_RECORD_URL", WR, "live", "live:request_ride_env",
-       FN, reference=DOCS_SLS + "functions#environment-variables"),
+       TOPIC_FN, reference=DOCS_SLS + "functions#environment-variables"),
     _c("live-publish-permission", "RequestRide's role allows sns:Publish on the topic", WR, "live", "live_iam:publish_permission",
-       FN + ROLE, reference=DOCS_SLS + "iam"),
+       TOPIC_FN + ROLE, reference=DOCS_SLS + "iam"),
     _c("ride-recorded-sns", "A requested ride is recorded through SNS (writes a test ride)", BOTH, "behaviour",
        "behaviour:ride_recorded_sns", RIDE, writes=True, reference=DOCS_AWS + "sns/latest/dg/sns-lambda-as-subscriber.html"),
     # step 13
@@ -98,7 +100,7 @@ _CHECKS = (
     _c("live-dlq-send-permission", "PutRideRecordSns's role allows sqs:SendMessage on the queue", RR, "live",
        "live_iam:dlq_send_permission", FN + ROLE, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     _c("poison-ride-dead-lettered", "A ride that cannot be stored ends in the DLQ (publishes a poison ride)", RR, "behaviour",
-       "behaviour:poison_ride", STACK + ("sns:GetTopicAttributes", "sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
+       "behaviour:poison_ride", TOPIC + ("sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
        holds_at_end=False, writes=True, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
 )
 
