@@ -113,3 +113,15 @@ def test_recreate_replaces_the_stack(ws):
     assert result.exit_code == 0, result.output
     after = targets.client(session, "cloudformation").describe_stacks(StackName=target.stack("wild-rydes-ride-record"))["Stacks"][0]["StackId"]
     assert after != before
+
+
+def test_reset_with_deploy_brings_files_and_target_to_the_start_of_a_step(ws):
+    root, cli = ws
+    result = cli("reset", "--step", "4", "--deploy")
+    assert result.exit_code == 0, result.output
+    assert "start of step 4" in result.output
+    target, session = _session(root, "dev")
+    names = {f["FunctionName"] for f in targets.client(session, "lambda").list_functions()["Functions"]}
+    assert target.function("wild-rydes-ride-record", "PutRideRecordHttp") in names  # step 3's deploy was replayed
+    assert target.function("wild-rydes-ride-record", "PutRideRecord") not in names
+    assert "PutRideRecordHttp" in (root / "wild-rydes-ride-record" / "serverless.yml").read_text()

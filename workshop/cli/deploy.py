@@ -113,6 +113,18 @@ def deploy_command(
     render.out_console().print("Next: `workshop verify`.", highlight=False)
 
 
+def deploy_to_step(session, step) -> None:
+    """For `reset --step N --deploy`: the target holds what it should at the start of the step."""
+    from workshop import render, rollout, targets
+
+    chosen = targets.resolve(session.state.target)
+    rctx = rollout.Context.open(session.root, chosen)
+    _confirm_account(session, chosen, rctx, yes=False)
+    with _Spinner(rctx):
+        count = rollout.bring_to_step(rctx, session.course, step)
+    render.note(f"The {chosen.name} target is at the start of step {step.number} ({count} deploys replayed from the checkpoints).")
+
+
 @app.command()
 def teardown(
     ctx: typer.Context,

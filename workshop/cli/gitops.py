@@ -73,6 +73,7 @@ def _changed_files(outcome) -> None:
 def reset(
     ctx: typer.Context,
     step: Annotated[str, typer.Option("--step", "-s", help="The step to start again (0 = the very start).", show_default=False)],
+    deploy: Annotated[bool, typer.Option("--deploy", help="Also bring the target to the start of the step (replays the earlier deploys).")] = False,
     workspace_dir: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -82,6 +83,10 @@ def reset(
     session = _open(ctx, workspace_dir)
     chosen = session.course.step(step)
     outcome = checkpoints.reset_to_step(session.root, session.course, chosen)
+    if deploy:
+        from workshop.cli.deploy import deploy_to_step
+
+        deploy_to_step(session, chosen)
     if as_json:
         render.print_json(_outcome_json(outcome))
         return
