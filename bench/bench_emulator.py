@@ -1,0 +1,169 @@
+"""Benchmark the embedded emulator against stock moto, side by side.
+
+1. Start to healthy: `workshop.emulator.start` (detached process, health answered) against stock
+   `python -m moto.server -H 127.0.0.1 -p PORT` answering `/moto-api/` (named baseline). Interleaved runs, medians.
+   Also reported: ours until moto is loaded ("ready"), and a start that restores the deployed fixture services.
+2. Resident memory of the emulator after both fixture services (tests/emulator/fixtures) are deployed by osls.
+3. One local invocation (boto3 `invoke` of a deployed function, round trip) against running the same handler directly
+   with `python -c` (named baseline).
+
+    .venv/bin/python bench/bench_emulator.py [--reps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from workshop import emulator  # noqa: E402
+
+FIXTURES = REPO / "tests" / "emulator" / "fixtures"
+OSLS = REPO / "node_modules" / ".bin" / "osls"
+
+
+def _answers(url: str, key: str | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            body = response.read()
+    except OSError:
+        return False
+    return key is None or bool(json.loads(body).get(key))
+
+
+def _wait(url: str, key: str | None = None, limit: float = 60) -> float:
+    start = time.perf_counter()
+    while not _answers(url, key):
+        if time.perf_counter() - start > limit:
+            raise RuntimeError(f"{url} did not answer")
+        time.sleep(0.01)
+    return time.perf_counter() - start
+
+
+def stock_start() -> float:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"http://127.0.0.1:{port}/moto-api/")
+        return time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def our_start(state_dir: Path) -> tuple[float, float]:
+    started = time.perf_counter()
+    info = emulator.start(state_dir)
+    healthy = time.perf_counter() - started
+    _wait(f"{info.endpoint}/_workshop/health", "ready")
+    ready = time.perf_counter() - started
+    emulator.stop(state_dir)
+    return healthy, ready
+
+
+def osls(service: Path, endpoint: str, home: Path, *args: str) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+           "SLS_AWS_MONITORING_FREQUENCY": "500", "NODE_NO_WARNINGS": "1", "SLS_TELEMETRY_DISABLED": "1"}
+    subprocess.run([str(OSLS), *args, "--stage", "test"], cwd=service, env=env, check=True, capture_output=True)
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=5)
+    reps = parser.parse_args().reps
+    root = Path(tempfile.mkdtemp(prefix="bench-emulator-"))
+    os.environ.setdefault("WORKSHOP_EMULATOR_RETRY_DELAYS", "0.1")
+    try:
+        our_start(root / "warm")  # creates the CA once, warms the page cache
+        stock, ours, ready = [], [], []
+        for i in range(reps):
+            stock.append(stock_start())
+            healthy, loaded = our_start(root / f"fresh{i}")
+            ours.append(healthy)
+            ready.append(loaded)
+
+        home, state = root / "home", root / "deployed"
+        home.mkdir()
+        info = emulator.start(state)
+        record, caller = root / "record", root / "caller"
+        shutil.copytree(FIXTURES / "record", record)
+        shutil.copytree(FIXTURES / "caller", caller)
+        site = Path(__import__("boto3").__file__).resolve().parents[1]
+        for package in ("requests", "urllib3", "certifi", "idna", "charset_normalizer"):
+            shutil.copytree(site / package, caller / "vendor" / package)
+        started = time.perf_counter()
+        osls(record, info.endpoint, home, "deploy")
+        osls(caller, info.endpoint, home, "deploy")
+        deploy_s = time.perf_counter() - started
+        rss, peak = rss_mb(info.pid)
+
+        import boto3
+
+        lam = boto3.client("lambda", endpoint_url=info.endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        name = "fixture-record-test-Echo"
+        lam.invoke(FunctionName=name, Payload=b"{}")  # unpacks the code once
+        invoke = []
+        for _ in range(reps * 2):
+            t = time.perf_counter()
+            lam.invoke(FunctionName=name, Payload=b"{}")
+            invoke.append(time.perf_counter() - t)
+        table = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]["TABLE_NAME"]
+        direct_env = {**os.environ, "TABLE_NAME": table, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
+                      "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": info.endpoint}
+        code = ("from handlers.record import echo\n"
+                "class C:\n function_name='f'; aws_request_id='r'; invoked_function_arn='a'\n"
+                " def get_remaining_time_in_millis(self): return 1000\n"
+                "echo({}, C())")
+        direct = []
+        for _ in range(reps * 2):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=record, env=direct_env, check=True, capture_output=True)
+            direct.append(time.perf_counter() - t)
+
+        emulator.stop(state)
+        restored = [our_start(state) for _ in range(max(2, reps // 2))]
+    finally:
+        for folder in root.iterdir():
+            if (folder / "emulator.json").exists():
+                emulator.stop(folder)
+        shutil.rmtree(root, ignore_errors=True)
+
+    med = statistics.median
+    print(f"{'measure':58} {'ours':>9} {'baseline':>9} {'ratio':>7}")
+    print(f"{'start to healthy (s) vs stock moto.server /moto-api/':58} {med(ours):9.3f} {med(stock):9.3f} {med(ours) / med(stock):7.2f}")
+    print(f"{'start to moto loaded, fresh (s) vs stock':58} {med(ready):9.3f} {med(stock):9.3f} {med(ready) / med(stock):7.2f}")
+    print(f"{'start to healthy, deployed state (s) vs stock':58} {med(r[0] for r in restored):9.3f} {med(stock):9.3f} "
+          f"{med(r[0] for r in restored) / med(stock):7.2f}")
+    print(f"{'start to state restored (s) vs stock':58} {med(r[1] for r in restored):9.3f} {med(stock):9.3f} "
+          f"{med(r[1] for r in restored) / med(stock):7.2f}")
+    print(f"{'resident memory after both fixture deploys (MB; peak)':58} {rss:9.1f} {peak:9.1f} {'':>7}")
+    print(f"{'two osls deploys (s)':58} {deploy_s:9.2f}")
+    print(f"{'one invocation (s) vs same handler via python -c':58} {med(invoke):9.3f} {med(direct):9.3f} {med(invoke) / med(direct):7.2f}")
+    print(f"{'invocation overhead (s)':58} {med(invoke) - med(direct):9.3f}")
+
+
+if __name__ == "__main__":
+    main()
