@@ -145,6 +145,31 @@ def test_poison_message_lands_in_the_dlq_after_the_retries(deployed):
     assert not _item(deployed, ride)
 
 
+def test_async_invoke_failure_goes_to_the_on_failure_destination(deployed):
+    lam, sqs = deployed.client("lambda"), deployed.client("sqs")
+    queue = next(u for u in sqs.list_queues()["QueueUrls"] if "FailureQueue" in u)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    config = lam.get_function_event_invoke_config(FunctionName=f"{RECORD}-FailAsync")
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+    assert json.loads(sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["Policy"])["Attributes"]["Policy"])["Statement"]
+    marker = str(uuid.uuid4())
+    response = lam.invoke(FunctionName=f"{RECORD}-FailAsync", InvocationType="Event", Payload=json.dumps({"id": marker}))
+    assert response["StatusCode"] == 202
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=queue).get("Messages"), 60)
+    record = json.loads(messages[0]["Body"])
+    assert record["requestPayload"] == {"id": marker}
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["responsePayload"]["errorMessage"] == f"always fails: {marker}"
+
+
+def test_deployment_bucket_policy_is_stored(deployed):
+    s3 = deployed.client("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(f"{RECORD}-serverlessdeploymentbucket"))
+    statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert any(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in (False, "false") for s in statements)
+
+
 def test_importing_requests_without_shipping_it_fails_as_on_aws(deployed):
     response = deployed.client("lambda").invoke(FunctionName=f"{RECORD}-NeedsRequests", Payload=b"{}")
     error = json_payload(response)

@@ -76,11 +76,13 @@ class _QuietHealth(logging.Filter):
         return HEALTH not in record.getMessage()
 
 
-def save(state_file: Path, timeout: float) -> None:
-    """Save the backends while no request runs (bounded wait)."""
+def save(state_file: Path, timeout: float, force: bool) -> None:
+    """Save the backends while no request runs; after `timeout`, save anyway only if `force` (at stop)."""
     from workshop.emulator import persist
 
     with _save_lock, activity.quiet(timeout) as calm:
+        if not calm and not force:
+            return  # busy (a deploy is running): the next round will save
         if not calm:
             log.warning("state saved while requests were still running")
         started = time.perf_counter()
@@ -93,7 +95,7 @@ def _saver(state_file: Path, stopping: threading.Event) -> None:
     while not stopping.wait(SAVE_EVERY):
         if activity.dirty and _ready.is_set():
             try:
-                save(state_file, timeout=2.0)
+                save(state_file, timeout=1.0, force=False)
             except Exception:  # noqa: BLE001 - a failed periodic save is logged and retried later
                 log.exception("periodic save failed")
 
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     for server in (plain, secure):
         server.shutdown()
     if control.app is not None:
-        save(state_file, timeout=10.0)
+        save(state_file, timeout=10.0, force=True)
     current = files.read_json(state_dir / files.INFO)
     if current and current.get("pid") == os.getpid():
         (state_dir / files.INFO).unlink(missing_ok=True)

@@ -1,0 +1,105 @@
+"""Unit tests of the emulator's pieces that need no running emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from workshop.emulator import cfn_fixes, gateway, hooks, s3_policy, sandbox
+
+
+def _in_function_process(code: str, gateway_env: str, tmp_path) -> dict:
+    """Run `code` as a function's process would run (-S, only the runtime folder on the path); it prints JSON."""
+    env = {"PATH": os.environ["PATH"], "_WORKSHOP_GATEWAY": gateway_env, "PYTHONPATH": str(sandbox.RUNTIME_DIR)}
+    done = subprocess.run([sys.executable, "-S", "-c", "import _workshop_netroute\n" + code],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_netroute_sends_execute_api_hosts_to_the_gateway_and_leaves_others(tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    threading.Thread(target=lambda: server.accept()[0].sendall(b"hello"), daemon=True).start()
+    code = """
+import json, socket
+api = socket.getaddrinfo("abc123.execute-api.eu-west-1.amazonaws.com", 80, type=socket.SOCK_STREAM)
+sock = socket.create_connection(("abc123.execute-api.eu-west-1.amazonaws.com", 80), timeout=5)
+greeting = sock.recv(5).decode()
+try:
+    other = socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)[0][4][0]
+except OSError as exc:
+    other = str(exc)
+print(json.dumps({"api": api[0][4], "greeting": greeting, "other": other,
+                  "lookalike": socket.getaddrinfo("127.0.0.1", 80)[0][4][0]}))
+"""
+    try:
+        seen = _in_function_process(code, f"{port}:1:/nonexistent-ca.pem", tmp_path)
+    finally:
+        server.close()
+    assert seen["api"] == ["127.77.0.1", 80] and seen["greeting"] == "hello"
+    assert seen["other"] != "127.77.0.1" and seen["lookalike"] == "127.0.0.1"
+
+
+def test_netroute_is_inert_without_a_gateway(tmp_path):
+    seen = _in_function_process("import json, socket\nprint(json.dumps(getattr(socket, '_workshop_routed', False)))", "", tmp_path)
+    assert seen is False
+
+
+@pytest.mark.parametrize(("template", "path", "params"), [
+    ("/record", "/record", {}),
+    ("/rides/{id}", "/rides/42", {"id": "42"}),
+    ("/files/{proxy+}", "/files/a/b/c.txt", {"proxy": "a/b/c.txt"}),
+    ("/", "/", {}),
+])
+def test_route_templates(template, path, params):
+    regex, _ = gateway._pattern(template)
+    match = regex.match(path)
+    assert match and match.groupdict() == params
+
+
+def test_literal_routes_beat_parameters_and_greedy_paths():
+    assert gateway._pattern("/rides/latest")[1] > gateway._pattern("/rides/{id}")[1] > gateway._pattern("/{proxy+}")[1]
+
+
+def test_host_and_path_styles():
+    assert gateway.HOST_STYLE.match("a1b2c3.execute-api.us-east-1.amazonaws.com:443")["api"] == "a1b2c3"
+    assert gateway.PATH_STYLE.match("/restapis/a1b2/dev/_user_request_/record")["path"] == "/record"
+    assert not gateway.HOST_STYLE.match("s3.amazonaws.com")
+
+
+def test_plain_http_deny_statement_is_not_applied_but_others_are():
+    deny_http = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+                 "Condition": {"Bool": {"aws:SecureTransport": False}}}
+    allow = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+    assert s3_policy.effective_policy(json.dumps({"Statement": [deny_http]})) is None
+    kept = json.loads(s3_policy.effective_policy(json.dumps({"Statement": [deny_http, allow]})))
+    assert kept["Statement"] == [allow]
+
+
+def test_validate_template_checks_syntax_only():
+    assert cfn_fixes.validate_template('{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}') == []
+    assert cfn_fixes.validate_template("Resources:\n  T:\n    Type: AWS::Made::Up\n") == []
+    assert "Resources" in cfn_fixes.validate_template('{"Outputs": {}}')[0].message
+    assert cfn_fixes.validate_template("{not json: [")[0].message.startswith("Template format error")
+
+
+def test_after_import_patches_a_module_once_it_loads(tmp_path, monkeypatch):
+    (tmp_path / "hooked_example_mod.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen = []
+    hooks.after_import("hooked_example_mod", lambda module: seen.append(module.VALUE))
+    import hooked_example_mod  # noqa: F401
+
+    assert seen == [1]
+    hooks.after_import("hooked_example_mod", lambda module: seen.append(2))  # already imported: runs at once
+    assert seen == [1, 2]
+    monkeypatch.delitem(sys.modules, "hooked_example_mod")
