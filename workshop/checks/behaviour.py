@@ -79,20 +79,27 @@ def _path(ctx, ride_id: str, start: float, end: float) -> tuple[str, str]:
         time.sleep(0.5)
 
 
-def _ride(ctx) -> dict:
-    """POST /ride with a unique marker, then wait (bounded) for THAT RideId in the table; latencies measured."""
+DEFAULT_PICKUP = (47.6174, -122.2017)
+
+
+def request_ride(ctx, pickup: tuple[float, float] = DEFAULT_PICKUP, *, source: str = "verify") -> dict:
+    """POST /ride with a unique marker, then wait (bounded) for THAT RideId in the table; latencies measured.
+
+    Returns status, http_ms, marker, and ride_id/record_ms/path/evidence/ride when it worked, or `problem` (a Result).
+    """
     table = aws.physical(ctx, RR, "RideRecordTable", what="table", step_hint="Keep RideRecordTable,")
-    marker = f"workshop-verify-{uuid.uuid4().hex[:12]}"
+    marker = f"workshop-{source}-{uuid.uuid4().hex[:12]}"
     started = time.time()
-    status, text = _post(_url(ctx, "ride"), {"PickupLocation": {"Latitude": 47.6174, "Longitude": -122.2017}, "Marker": marker})
+    status, text = _post(_url(ctx, "ride"), {"PickupLocation": {"Latitude": pickup[0], "Longitude": pickup[1]}, "Marker": marker})
     answered = time.time()
     outcome = {"status": status, "http_ms": _ms(answered - started), "marker": marker}
     if status != 201:
         outcome["problem"] = failed(f"POST /ride answered {status}: {text[:160]}", "201 with a ride",
-                                    f"Read RequestRide's errors with `workshop ride`; redeploy with {deploy_cmd(WR)} if it is outdated.")
+                                    f"Read RequestRide's errors with `workshop logs RequestRide`; redeploy with {deploy_cmd(WR)} if it is outdated.")
         return outcome
     try:
-        ride_id = json.loads(text)["RideId"]
+        outcome["ride"] = json.loads(text)
+        ride_id = outcome["ride"]["RideId"]
     except (ValueError, KeyError, TypeError):
         outcome["problem"] = failed(f"POST /ride answered 201 without a RideId: {text[:160]}", "a ride with its RideId",
                                     f"Make RequestRide return the ride it built, then {deploy_cmd(WR)}.")
@@ -124,7 +131,7 @@ def _data(o: dict) -> dict:
 
 @live
 def ride_recorded_any(ctx) -> Result:
-    o = _ride(ctx)
+    o = request_ride(ctx)
     if "problem" in o:
         return o["problem"]
     return passed(_said(o), "the ride in the table (path and latency reported)", **_data(o))
@@ -135,7 +142,7 @@ ride_recorded_http = ride_recorded_any
 
 @live
 def ride_recorded_sns(ctx) -> Result:
-    o = _ride(ctx)
+    o = request_ride(ctx)
     if "problem" in o:
         return o["problem"]
     before = ((ctx.history.get("request-ride-http") or {}).get("checks", {}).get("ride-recorded", {}).get("data") or {})

@@ -22,7 +22,7 @@ def role_statements(ctx, fn: dict) -> list[dict]:
         for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
             version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
             docs.append(iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]["Document"])
-        docs = [json.loads(urllib.parse.unquote(d)) if isinstance(d, str) else d for d in docs]
+        docs = [_document(d) for d in docs]
         found = []
         for doc in docs:
             st = doc.get("Statement", [])
@@ -30,6 +30,23 @@ def role_statements(ctx, fn: dict) -> list[dict]:
         return found
 
     return ctx.memo(("role", fn["Role"]), fetch)
+
+
+def _document(raw) -> dict:
+    """A policy document as IAM returns it: a dict, URL-encoded JSON, or (some emulators) a Python literal."""
+    if not isinstance(raw, str):
+        return raw
+    text = urllib.parse.unquote(raw)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        import ast
+
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return {}
+        return value if isinstance(value, dict) else {}
 
 
 def allows(statements: list[dict], action: str, resource: str) -> bool:

@@ -98,7 +98,7 @@ _CHECKS = (
     _c("live-dlq-config", "PutRideRecordSns sends failed events to RideRecordDlq", RR, "live", "live_iam:dlq_config",
        FN + ("sqs:GetQueueAttributes",), reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     _c("live-dlq-send-permission", "PutRideRecordSns's role allows sqs:SendMessage on the queue", RR, "live",
-       "live_iam:dlq_send_permission", FN + ROLE, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
+       "live_iam:dlq_send_permission", FN + ROLE + ("sqs:GetQueueAttributes",), reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     _c("poison-ride-dead-lettered", "A ride that cannot be stored ends in the DLQ (publishes a poison ride)", RR, "behaviour",
        "behaviour:poison_ride", TOPIC + ("sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
        holds_at_end=False, writes=True, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),

@@ -1,0 +1,132 @@
+"""`workshop verify --step 10` against the embedded emulator, side by side with a bash script making the same live checks
+through the `aws` CLI (how Killercoda/Instruqt check scripts work). Target: verify at least 5x faster.
+
+Sets up once (3 deploys: ride-record, wild-rydes with its topic, ride-record with its subscription), then runs both
+interleaved, ROUNDS times each, in fresh processes. Prints the medians, the ratio and each side's peak memory (max RSS
+of the process tree). Without an `aws` CLI on PATH it installs awscli into a temporary venv from PyPI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+WORKSHOP = str(Path(sys.executable).with_name("workshop"))
+
+# The same live checks as step 10, one `aws` call per fact (an instructor's check script).
+CHECK_SCRIPT = r"""#!/usr/bin/env bash
+set -u
+fail() { echo "FAIL: $*"; status=1; }
+status=0
+RR=wild-rydes-ride-record-dev; WR=wild-rydes-dev
+aws sts get-caller-identity --query Account --output text >/dev/null || fail "credentials"
+for s in $RR $WR; do
+  st=$(aws cloudformation describe-stacks --stack-name $s --query 'Stacks[0].StackStatus' --output text) || fail "stack $s"
+  case "$st" in *ROLLBACK*|*FAILED*|*IN_PROGRESS) fail "stack $s is $st";; esac
+done
+TOPIC=$(aws cloudformation list-stack-resources --stack-name $WR --query "StackResourceSummaries[?LogicalResourceId=='RidesSnsTopic'].PhysicalResourceId" --output text)
+aws sns get-topic-attributes --topic-arn "$TOPIC" >/dev/null || fail "topic"
+TABLE=$(aws cloudformation list-stack-resources --stack-name $RR --query "StackResourceSummaries[?LogicalResourceId=='RideRecordTable'].PhysicalResourceId" --output text)
+read -r H T FN_ARN <<<"$(aws lambda get-function-configuration --function-name $RR-PutRideRecordSns --query '[Handler, Environment.Variables.DDB_TABLE_NAME, FunctionArn]' --output text)"
+[ "$H" = handlers/put_ride_record.handler_sns ] || fail "sns handler $H"
+[ "$T" = "$TABLE" ] || fail "table $T"
+SUB=$(aws sns list-subscriptions-by-topic --topic-arn "$TOPIC" --query "Subscriptions[?Protocol=='lambda' && Endpoint=='$FN_ARN'].SubscriptionArn | [0]" --output text)
+[ -n "$SUB" ] && [ "$SUB" != None ] || fail "subscription"
+P=$(aws sns get-subscription-attributes --subscription-arn "$SUB" --query Attributes.PendingConfirmation --output text)
+[ "$P" = false ] || fail "pending confirmation"
+aws lambda get-policy --function-name $RR-PutRideRecordSns --query Policy --output text | grep -q sns.amazonaws.com || fail "invoke permission"
+H=$(aws lambda get-function-configuration --function-name $RR-PutRideRecordHttp --query Handler --output text)
+[ "$H" = handlers/put_ride_record.handler_http ] || fail "http handler $H"
+aws lambda get-function-configuration --function-name $RR-PutRideRecord >/dev/null 2>&1 && fail "old function still there"
+exit $status
+"""
+
+
+def aws_cli(tmp: Path) -> str:
+    found = shutil.which("aws")
+    if found and subprocess.run([found, "--version"], capture_output=True).returncode == 0:
+        return found
+    venv = tmp / "awscli-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "awscli"], check=True)
+    return str(venv / "bin" / "aws")
+
+
+def deploy(root: Path, service: str, env: dict) -> None:
+    osls = REPO / "node_modules" / ".bin" / "osls"
+    done = subprocess.run([str(osls), "deploy", "--stage", "dev"], cwd=root / service, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"deploy of {service} failed:\n{done.stdout[-2000:]}")
+
+
+def setup(tmp: Path) -> tuple[Path, str]:
+    from tests.checks.conftest import build_state, committed_course
+    from workshop import course, emulator, targets, workspace
+
+    source = committed_course(tmp / "course")
+    root = build_state(tmp / "ws", 9, source)
+    loaded = course.load()
+    state = workspace.create(root, loaded.course_version, loaded.steps[0].id)
+    state.current = loaded.step(10).id
+    workspace.save_state(root, state)
+    endpoint = emulator.ensure_running(targets.emulator_dir(root)).endpoint
+    env = targets.deploy_env(targets.Target(), endpoint=endpoint, home=tmp / "home")
+    deploy(build_state(tmp / "ws-02", 2, source), "wild-rydes-ride-record", env)
+    deploy(build_state(tmp / "ws-05", 5, source), "wild-rydes", env)
+    deploy(root, "wild-rydes-ride-record", env)
+    return root, endpoint
+
+
+def run(argv: list[str], cwd: Path, env: dict) -> tuple[float, int, int]:
+    """Seconds, exit code and peak RSS (MiB) of one process tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, proc.returncode, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    from workshop import emulator, targets
+
+    with tempfile.TemporaryDirectory(prefix="bench-verify-") as name:
+        tmp = Path(name)
+        aws = aws_cli(tmp)
+        print("setting up (3 deploys)...", flush=True)
+        root, endpoint = setup(tmp)
+        try:
+            script = tmp / "check-step-10.sh"
+            script.write_text(CHECK_SCRIPT.replace("aws ", f"{aws} "))
+            base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            cli_env = {**base, "HOME": str(tmp / "home"), "NO_COLOR": "1", "COLUMNS": "120"}
+            aws_env = {**base, **targets.FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_PAGER": ""}
+            one_call = [run([aws, "sts", "get-caller-identity"], tmp, aws_env)[0] for _ in range(3)]
+            ours, theirs = [], []
+            for _ in range(ROUNDS):
+                ours.append(run([WORKSHOP, "verify", "--step", "10", "--json", "--workspace", str(root)], root, cli_env))
+                theirs.append(run(["bash", str(script)], tmp, aws_env))
+            for label, runs in (("workshop verify --step 10", ours), ("bash + aws CLI", theirs)):
+                codes = {r[1] for r in runs}
+                if codes != {0}:
+                    sys.exit(f"{label} did not pass (exit codes {codes}); the comparison needs both to pass")
+            a, b = statistics.median(r[0] for r in ours), statistics.median(r[0] for r in theirs)
+            print(f"one `aws` call (sts get-caller-identity): median {statistics.median(one_call):.2f} s")
+            print(f"workshop verify --step 10: median {a:.2f} s over {ROUNDS}, peak memory {max(r[2] for r in ours)} MiB")
+            print(f"bash + aws CLI (14 calls):  median {b:.2f} s over {ROUNDS}, peak memory {max(r[2] for r in theirs)} MiB")
+            print(f"ratio: {b / a:.1f}x faster (target >= 5x) -> {'met' if b / a >= 5 else 'NOT met'}")
+        finally:
+            emulator.stop(targets.emulator_dir(root))
+
+
+if __name__ == "__main__":
+    main()
