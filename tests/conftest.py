@@ -31,15 +31,28 @@ def _loopback_only(sock: socket.socket, address, *args, **kwargs):
     return _real_connect(sock, address, *args, **kwargs)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests of a real AWS account run only when asked: WORKSHOP_AWS_TESTS=1 and credentials in the environment."""
+    if os.environ.get("WORKSHOP_AWS_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="talks to a real AWS account: set WORKSHOP_AWS_TESTS=1 (and credentials) to run it")
+    for item in items:
+        if "aws" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path_factory, monkeypatch):
+def isolated(tmp_path_factory, monkeypatch, request):
     """A fresh HOME, no user git config, no AWS credentials or profile, and WORKSHOP_HOME in a temp folder."""
     home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("WORKSHOP_HOME", str(home / ".workshop-home"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".state"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    if request.node.get_closest_marker("aws"):  # a real account: keep the caller's HOME (~/.aws), AWS chain and network
+        yield home
+        return
+    monkeypatch.setenv("HOME", str(home))
     for name in list(os.environ):
         if name.startswith(("AWS_", "WORKSHOP_WORKSPACE")) or name in {"SLS_STAGE"}:
             monkeypatch.delenv(name, raising=False)

@@ -60,11 +60,13 @@ def _table(report) -> None:
     table.add_column("Result", no_wrap=True)
     table.add_column("Observed / expected", ratio=4)
     table.add_column("Fix", ratio=3)
+    from rich.markup import escape
+
     for run in report.runs:
-        r = run.result
-        shown = r.observed if r.passed or not r.expected else f"{r.observed}\n[dim]expected:[/] {r.expected}"
-        table.add_row(f"{run.check.title}\n[dim]{run.check.id}, {r.seconds:.1f} s[/]",
-                      f"[{RESULT_STYLE.get(r.result, '')}]{r.result}[/]", shown, "" if r.passed else r.fix)
+        r = run.result  # observed/expected/fix quote files and AWS answers: escape them, "[...]" is not markup
+        shown = escape(r.observed) if r.passed or not r.expected else f"{escape(r.observed)}\n[dim]expected:[/] {escape(r.expected)}"
+        table.add_row(f"{escape(run.check.title)}\n[dim]{run.check.id}, {r.seconds:.1f} s[/]",
+                      f"[{RESULT_STYLE.get(r.result, '')}]{r.result}[/]", shown, "" if r.passed else escape(r.fix))
     console = render.out_console()
     console.print(table, soft_wrap=False)
     if report.passed:

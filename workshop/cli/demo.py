@@ -1,0 +1,181 @@
+"""`workshop demo`: the whole module applied, deployed and verified, for an instructor in front of a room."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from workshop.cli.app import app
+
+MAX_DIFF_LINES = 60
+
+
+class RichPresenter:
+    """Shows each stage of a demo step with Rich; waits for Enter between steps unless told not to."""
+
+    def __init__(self, pause: bool):
+        from workshop import render
+
+        self.out = render.out_console()
+        self.wait = pause
+
+    def card(self, step, why: str) -> None:
+        from rich.panel import Panel
+        from rich.rule import Rule
+
+        self.out.print(Rule(f"[bold]Step {step.number} of 13[/]", align="left"))
+        kinds = ", ".join(step.kinds)
+        self.out.print(Panel(why or step.title, title=f"[bold]{step.title}[/]", subtitle=f"{kinds} · {', '.join(step.services)}",
+                             title_align="left", subtitle_align="left"))
+
+    def pictures(self, before: list[str], after: list[str]) -> None:
+        from rich.panel import Panel
+
+        if before == after:
+            self.out.print(Panel("\n".join(after), title="Architecture (unchanged by this step)", title_align="left"))
+            return
+        self.out.print(Panel("\n".join(before), title="Before", title_align="left", border_style="dim"))
+        self.out.print(Panel("\n".join(after), title="After", title_align="left", border_style="green"))
+
+    def diff(self, text: str) -> None:
+        from rich.syntax import Syntax
+
+        if not text.strip():
+            return
+        lines = text.rstrip("\n").splitlines()
+        shown = "\n".join(lines[:MAX_DIFF_LINES])
+        self.out.print(Syntax(shown, "diff", theme="ansi_dark", background_color="default", word_wrap=False))
+        if len(lines) > MAX_DIFF_LINES:
+            self.out.print(f"[dim]... {len(lines) - MAX_DIFF_LINES} more lines (`workshop diff --step N` shows them all)[/]")
+
+    def solved(self, step, outcome) -> None:
+        from workshop import render
+
+        if outcome.changed:
+            render.note(f"solution of step {step.number} applied: {', '.join(outcome.changed)}")
+
+    def deploy_context(self, ctx):
+        from workshop.cli.deploy import _Spinner
+
+        return _Spinner(ctx)
+
+    def verified(self, report) -> None:
+        from workshop.cli.verify import _table
+
+        _table(report)
+
+    def pause(self, step) -> None:
+        if self.wait and step.number < 13:
+            typer.prompt("Press Enter for the next step", default="", show_default=False, prompt_suffix=" ", err=True)
+
+
+def _summary(summary, target_name: str) -> None:
+    from rich.table import Table
+
+    from workshop import render
+
+    out = render.out_console()
+    table = Table(title="Demo summary", title_justify="left")
+    for column in ("#", "Step", "Result", "Time", "of which deploys"):
+        table.add_column(column, justify="right" if column in ("#", "Time", "of which deploys") else "left")
+    for r in summary.results:
+        table.add_row(str(r.step.number), r.step.title, "[green]verified[/]" if r.passed else "[red]failed[/]",
+                      f"{r.seconds:.1f}s", f"{r.deploy_seconds:.1f}s" if r.deploy_seconds else "")
+    out.print(table)
+    http, sns = summary.ride("ride-recorded"), summary.ride("ride-recorded-sns")
+    if http or sns:
+        label = " (emulator figures: compare the shapes, not the numbers)" if target_name == "local" else ""
+        out.print(f"[bold]Ride latency, HTTP path against SNS path[/]{label}")
+        rows = [(name, ride) for name, ride in (("HTTP path (step 4)", http), ("SNS path (step 12)", sns)) if ride]
+        scale = max(max(ride.get("http_ms", 0), ride.get("record_ms", 0)) for _, ride in rows) or 1
+        for name, ride in rows:
+            for what, key in (("rider waits", "http_ms"), ("ride recorded", "record_ms")):
+                value = ride.get(key, 0)
+                bar = "█" * max(1, round(40 * value / scale))
+                out.print(f"  {name:<20} {what:<14} [cyan]{bar}[/] {value} ms", highlight=False)
+    from workshop import cost
+
+    estimate = cost.estimate()
+    out.print(f"[bold]Cost at the module's inputs[/] (10,000,000 requests, 100 ms, 128 MB, us-east-1): HTTP path "
+              f"${estimate.http.total:,.2f} a month, SNS path ${estimate.sns.total:,.2f}, saving ${estimate.saving:,.2f} "
+              "(`workshop cost` for other inputs).", highlight=False)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    from_: Annotated[Optional[str], typer.Option("--from", help="First step (number or id); earlier ones are replayed.", show_default=False)] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Last step (default: 13).", show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not pause between steps or ask before deploying to AWS.")] = False,
+    workspace_dir: Annotated[Optional[str], typer.Option("--workspace", "-w", help="Run in this workspace (default: a fresh temporary one).", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="`local` (default) or `aws`.", show_default=False)] = None,
+) -> None:
+    """Apply, deploy and verify every step of the module, with pictures and diffs (instructors)."""
+    from workshop import course, demo as core, emulator, render, rollout, targets, workspace
+    from workshop.cli.deploy import _confirm_account, _target
+    from workshop.errors import BadInput
+
+    loaded = course.load()
+    first = loaded.step(from_) if from_ is not None else loaded.steps[0]
+    last = loaded.step(to) if to is not None else loaded.steps[-1]
+    if last.number < first.number:
+        raise BadInput(f"--to {last.number} comes before --from {first.number}: use e.g. `workshop demo --from 5 --to 9`.")
+    temporary = workspace_dir is None
+    root = Path(tempfile.mkdtemp(prefix="workshop-demo-")) / "workspace" if temporary else Path(workspace_dir).expanduser().resolve()
+    emulator_was_running = False
+    session = None
+    try:
+        if workspace.locate(root) is None:
+            _init_quietly(str(root))
+        from workshop import progress
+
+        session = progress.open_session(root, loaded)
+        chosen = _target(session, target, None, None, None)
+        emulator_was_running = chosen.name == "local" and not temporary and _running(root)
+        rctx = rollout.Context.open(root, chosen)
+        _confirm_account(session, chosen, rctx, yes)
+        render.note(f"Demo workspace: {root} (target {chosen.name}, stage {chosen.stage}).")
+        summary = core.run(session, rctx, RichPresenter(pause=not yes), first, last)
+        _summary(summary, chosen.name)
+        if chosen.name == "aws":
+            render.out_console().print("Resources are still deployed: run `workshop teardown --workspace "
+                                       f"{root}` when the class is over.", highlight=False)
+        if not summary.passed:
+            failed = ", ".join(str(r.step.number) for r in summary.results if not r.passed)
+            render.error_line(f"Steps {failed} did not verify; see their tables above. Resume with `workshop demo --from {failed.split(',')[0]}`.")
+            raise typer.Exit(1)
+        render.success(f"All {len(summary.results)} steps verified.")
+    except KeyboardInterrupt:
+        current = session.current().number if session is not None else first.number
+        render.err_console().print(f"[yellow]Demo stopped at step {current}.[/] Resume with `workshop demo --from {current}`"
+                                   + ("" if temporary else f" --workspace {root}") + ".")
+        raise typer.Exit(130) from None
+    finally:
+        if not emulator_was_running:
+            with contextlib.suppress(Exception):
+                emulator.stop(targets.emulator_dir(root))
+        if temporary and not (session and session.state.target.get("name") == "aws"):
+            shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def _running(root: Path) -> bool:
+    from workshop import emulator, targets
+
+    try:
+        return emulator.status(targets.emulator_dir(root)) is not None
+    except Exception:  # not answering: the demo will start its own
+        return False
+
+
+def _init_quietly(directory: str) -> None:
+    from workshop import checkpoints, course, workspace
+
+    loaded = course.load()
+    root = Path(directory)
+    workspace.create(root, loaded.course_version, loaded.steps[0].id)
+    checkpoints.init_repo(root, loaded)

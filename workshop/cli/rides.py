@@ -1,0 +1,104 @@
+"""`workshop ride` and `workshop logs`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Annotated, Optional
+
+import typer
+
+from workshop.cli.app import app
+from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
+
+MAX_RIDES = 100
+
+
+@app.command()
+def ride(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option("--count", "-n", help=f"How many rides to request (1-{MAX_RIDES}).")] = 1,
+    pickup: Annotated[Optional[str], typer.Option("--pickup", help="Pickup location as LAT,LON.", show_default=False)] = None,
+    workspace_dir: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Request rides through the deployed API and follow each one into DynamoDB (which path recorded it, how fast)."""
+    from workshop import render, rides, targets
+    from workshop.checks import behaviour
+    from workshop.checks.model import Problem
+    from workshop.errors import BadInput, WorkshopError
+    from workshop.verify import context
+
+    if not 1 <= count <= MAX_RIDES:
+        raise BadInput(f"--count must be 1 to {MAX_RIDES}, not {count} (e.g. `workshop ride --count 5`).")
+    where = rides.parse_pickup(pickup) if pickup is not None else behaviour.DEFAULT_PICKUP
+    session = open_session(ctx, workspace_dir)
+    check_ctx = context(session)
+    outcomes = []
+    for _ in range(count):
+        try:
+            outcome = behaviour.request_ride(check_ctx, where, source="ride")
+        except Problem as problem:
+            r = problem.result
+            raise WorkshopError(f"{r.observed}: {r.fix}") from None
+        outcomes.append(outcome)
+        if not as_json:
+            _print_ride(outcome)
+    if as_json:
+        render.print_json({"target": targets.resolve(session.state.target).to_json(), "rides": [_ride_json(o) for o in outcomes]})
+    failures = [o for o in outcomes if "problem" in o]
+    if failures and not as_json:
+        r = failures[0]["problem"]
+        render.error_line(f"{len(failures)} of {len(outcomes)} rides did not make it into the table: {r.fix}")
+    raise typer.Exit(1 if failures else 0)
+
+
+def _ride_json(o: dict) -> dict:
+    ride = o.get("ride") or {}
+    problem = o.get("problem")
+    return {
+        "ride_id": o.get("ride_id"), "status": o.get("status"), "unicorn": (ride.get("Unicorn") or {}).get("Name"),
+        "http_ms": o.get("http_ms"), "record_ms": o.get("record_ms"), "path": o.get("path"), "evidence": o.get("evidence"),
+        "recorded": problem is None, "problem": problem.observed if problem else None,
+    }
+
+
+def _print_ride(o: dict) -> None:
+    from workshop import render
+
+    j = _ride_json(o)
+    out = render.out_console()
+    if j["recorded"]:
+        out.print(f"[green]201[/] ride {j['ride_id']} ({j['unicorn']}): answered in {j['http_ms']} ms, in DynamoDB after "
+                  f"{j['record_ms']} ms, recorded via [bold]{(j['path'] or 'unknown').upper()}[/] ({j['evidence']})", highlight=False)
+    else:
+        from rich.markup import escape
+
+        out.print(f"[red]{j['status']}[/] {escape(j['problem'] or '')}", highlight=False)
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    function: Annotated[str, typer.Argument(help="RequestRide, PutRideRecord, PutRideRecordHttp or PutRideRecordSns.", show_default=False)],
+    since: Annotated[str, typer.Option("--since", help="How far back: 30s, 5m, 2h, 1d.")] = "5m",
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+    workspace_dir: WorkspaceOpt = None,
+) -> None:
+    """Show a function's log lines from the target (CloudWatch Logs, or the emulator's copy of them)."""
+    from workshop import render, rides, targets
+
+    seconds = rides.parse_since(since)
+    session = open_session(ctx, workspace_dir)
+    target = targets.resolve(session.state.target)
+    name = rides.function_name(target, function)
+    out = render.out_console()
+    shown = 0
+    try:
+        for line in rides.log_lines(targets.connect(session.root, target), f"/aws/lambda/{name}", seconds, follow=follow):
+            stamp = _dt.datetime.fromtimestamp(line.timestamp / 1000).strftime("%H:%M:%S.%f")[:-3]
+            out.print(f"[dim]{stamp}[/] {line.message}", highlight=False, soft_wrap=True)
+            shown += 1
+    except KeyboardInterrupt:
+        return
+    if shown == 0:
+        render.note(f"No log lines from {name} in the last {since}. Request a ride (`workshop ride`) or widen `--since`.")

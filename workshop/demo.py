@@ -1,0 +1,103 @@
+"""The instructor demo: every step of the module applied, deployed and verified, one after the other.
+
+The core drives a Presenter (the CLI's Rich renderer, or a test's recorder) and never prints.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workshop import architecture, checkpoints, progress, rollout, verify
+from workshop.course import Step
+
+
+class Presenter(Protocol):
+    def card(self, step: Step, why: str) -> None: ...
+    def pictures(self, before: list[str], after: list[str]) -> None: ...
+    def diff(self, text: str) -> None: ...
+    def solved(self, step: Step, outcome: Any) -> None: ...
+    def deploy_context(self, ctx: rollout.Context) -> Any: ...  # a context manager showing live progress
+    def verified(self, report: verify.Report) -> None: ...
+    def pause(self, step: Step) -> None: ...
+
+
+@dataclass
+class StepResult:
+    step: Step
+    passed: bool
+    seconds: float
+    deploy_seconds: float = 0.0
+    report: verify.Report | None = None
+
+
+@dataclass
+class Summary:
+    results: list[StepResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def deploy_seconds(self) -> float:
+        return sum(r.deploy_seconds for r in self.results)
+
+    def ride(self, check_id: str) -> dict[str, Any] | None:
+        """The measured ride of a behaviour check (path, http_ms, record_ms), if it ran and passed."""
+        for result in self.results:
+            for run in (result.report.runs if result.report else []):
+                if run.check.id == check_id and run.result.passed and run.result.data:
+                    return dict(run.result.data)
+        return None
+
+
+def why_of(step: Step) -> str:
+    """The first paragraph of the step's `## Why` section."""
+    match = re.search(r"^## Why\s*\n+(.+?)(?:\n\s*\n|\n## |\Z)", step.text(), re.DOTALL | re.MULTILINE)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def prepare(session, ctx: rollout.Context, first: Step) -> None:
+    """Put files and target at the start of `first` (a resumed demo)."""
+    if first.number > 0:
+        checkpoints.reset_to_step(session.root, session.course, first)
+        rollout.bring_to_step(ctx, session.course, first)
+    progress.move_to(session, first)
+
+
+def run_step(session, ctx: rollout.Context, step: Step, presenter: Presenter) -> StepResult:
+    """One step: card, pictures, solution diff, solve, deploy where the step deploys, verify, pause."""
+    started = time.perf_counter()
+    presenter.card(step, why_of(step))
+    before = architecture.draw(architecture.features(session.root))
+    shown = checkpoints.diff(session.root, session.course, step, against="solution")
+    outcome = checkpoints.solve_step(session.root, session.course, step)
+    presenter.pictures(before, architecture.draw(architecture.features(session.root)))
+    presenter.diff(shown.text)
+    presenter.solved(step, outcome)
+    deploy_seconds = 0.0
+    if step.deploys:
+        with presenter.deploy_context(ctx):
+            mark = len(ctx.runs)
+            for service in step.deploys:
+                rollout.deploy_one(ctx, service)
+            deploy_seconds = sum(run.seconds for run in ctx.runs[mark:])
+    report = verify.run_step(session, step)
+    presenter.verified(report)
+    result = StepResult(step, report.passed, time.perf_counter() - started, deploy_seconds, report)
+    if report.passed and step is not session.course.steps[-1]:
+        progress.move_next(session)
+    presenter.pause(step)
+    return result
+
+
+def run(session, ctx: rollout.Context, presenter: Presenter, first: Step, last: Step) -> Summary:
+    """Steps `first`..`last` in order; the summary says which passed and how long each took."""
+    summary = Summary()
+    prepare(session, ctx, first)
+    for step in session.course.steps[first.number : last.number + 1]:
+        summary.results.append(run_step(session, ctx, step, presenter))
+    return summary

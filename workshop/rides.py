@@ -1,0 +1,87 @@
+"""`workshop ride` and `workshop logs`: request rides through the deployed API, read a function's log lines."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from workshop.errors import BadInput
+from workshop.targets import Target
+
+# Which service each of the module's functions belongs to (osls names them `<service>-<stage>-<Function>`).
+FUNCTIONS = {
+    "RequestRide": "wild-rydes",
+    "PutRideRecord": "wild-rydes-ride-record",
+    "PutRideRecordHttp": "wild-rydes-ride-record",
+    "PutRideRecordSns": "wild-rydes-ride-record",
+}
+SINCE_RE = re.compile(r"^(\d{1,6})([smhd])$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_pickup(text: str) -> tuple[float, float]:
+    """`LAT,LON` within the globe's ranges."""
+    try:
+        lat_text, lon_text = text.split(",")
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        raise BadInput(f"--pickup takes LAT,LON in degrees (e.g. `--pickup 47.61,-122.20`), not {text!r}.") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise BadInput(f"--pickup {text}: latitude must be -90..90 and longitude -180..180 (e.g. `--pickup 47.61,-122.20`).")
+    return lat, lon
+
+
+def parse_since(text: str) -> float:
+    """`30s`, `5m`, `2h`, `1d` as seconds."""
+    match = SINCE_RE.match(text.strip())
+    if not match:
+        raise BadInput(f"--since takes a number and s, m, h or d (e.g. `--since 5m`), not {text!r}.")
+    return int(match.group(1)) * UNITS[match.group(2)]
+
+
+def function_name(target: Target, name: str) -> str:
+    """The deployed name of a function given by its short name (PutRideRecordSns) or its full name."""
+    if name in FUNCTIONS:
+        return target.function(FUNCTIONS[name], name)
+    for short, service in FUNCTIONS.items():
+        if name == target.function(service, short):
+            return name
+    known = ", ".join(FUNCTIONS)
+    raise BadInput(f"Unknown function {name!r}: use one of {known} (e.g. `workshop logs PutRideRecordSns`).")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: int  # ms since the epoch
+    stream: str
+    message: str
+
+
+def log_lines(session, group: str, since_seconds: float, *, follow: bool = False, poll: float = 1.0) -> Iterator[LogLine]:
+    """The group's lines since then, oldest first; with `follow`, keep polling for new ones until interrupted."""
+    from workshop import targets
+
+    logs = targets.client(session, "logs")
+    start = int((time.time() - since_seconds) * 1000)
+    seen: set[str] = set()
+    while True:
+        kwargs = {"logGroupName": group, "startTime": start}
+        newest = start
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(**kwargs)
+            for page in pages:
+                for event in page.get("events", []):
+                    if event["eventId"] in seen:
+                        continue
+                    seen.add(event["eventId"])
+                    newest = max(newest, event["timestamp"])
+                    yield LogLine(event["timestamp"], event.get("logStreamName", ""), event["message"].rstrip("\n"))
+        except logs.exceptions.ResourceNotFoundException:
+            if not follow:
+                return
+        if not follow:
+            return
+        start = newest
+        time.sleep(poll)
