@@ -38,7 +38,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	@tmp=$$(mktemp -d) && $(BIN)/workshop init "$$tmp/workspace" && $(BIN)/workshop --workspace "$$tmp/workspace" status
+	$(BIN)/workshop demo --yes
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done
