@@ -44,6 +44,16 @@ def _s3(module: ModuleType) -> None:
     s3_policy.patch(module)
 
 
+def _cfn_updates(module: ModuleType) -> None:
+    from workshop.emulator import cfn_updates
+
+    getattr(cfn_updates, _UPDATE_PATCHES[module.__name__])(module)
+
+
+_UPDATE_PATCHES = {"moto.cloudformation.parsing": "patch_parsing", "moto.apigateway.models": "patch_apigateway",
+                   "moto.iam.models": "patch_iam", "moto.logs.models": "patch_logs"}
+
+
 def install() -> None:
     """Register every patch; each runs when moto imports its module."""
     after_import("moto.awslambda.models", _lambda)
@@ -52,3 +62,5 @@ def install() -> None:
     after_import("moto.cloudformation.models", _cfn_models)
     after_import("moto.apigateway.models", _apigateway)
     after_import("moto.s3.models", _s3)
+    for name in _UPDATE_PATCHES:  # after the create-time patches above: stack updates call the patched creates
+        after_import(name, _cfn_updates)

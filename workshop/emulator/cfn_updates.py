@@ -1,0 +1,162 @@
+"""Stack UPDATES (the Serverless Framework redeploys through change sets), made to apply what the new template says.
+
+moto applies a modified resource with its class's `update_from_cloudformation_json`; where a class has none,
+`parse_and_update_resource` returns None, the stack forgets the resource and the old one stays as it was (e.g. an
+API method still calling a deleted function). Where one exists it may ignore properties (a role's inline policies).
+Here: types without an update are replaced (or updated in place where a replacement would lose state), the
+incomplete updates are completed, and a failed update is logged instead of vanishing in moto's retry loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger("workshop.emulator")
+
+
+def _delete(resource: Any, cls: Any, resource_json: dict[str, Any], account_id: str, region_name: str) -> None:
+    """Delete a replaced resource as moto's ResourceMap._delete_resource does (instance first, then the class)."""
+    try:
+        resource.delete(account_id, region_name)
+    except (TypeError, AttributeError):
+        if not hasattr(cls.delete_from_cloudformation_json, "__isabstractmethod__"):
+            cls.delete_from_cloudformation_json(getattr(resource, "physical_resource_id", None), resource_json,
+                                                account_id, region_name)
+
+
+def _replace(cls: Any, original: Any, logical_id: str, name: str, resource_json: dict[str, Any],
+             account_id: str, region_name: str) -> Any:
+    """CloudFormation's replacement: create the new resource, then delete the old one.
+
+    When both share a physical id (a fixed name), the old one goes first: deleting it afterwards would delete the new one.
+    """
+    old_id = getattr(original, "physical_resource_id", None) if original is not None else None
+    name_property = cls.cloudformation_name_type() if hasattr(cls, "cloudformation_name_type") else ""
+    same_name = bool(name_property) and resource_json.get("Properties", {}).get(name_property) == old_id
+    if original is not None and same_name:
+        _delete(original, cls, resource_json, account_id, region_name)
+    kwargs = {"LogicalId": logical_id, "ResourceType": resource_json["Type"]}
+    new = cls.create_from_cloudformation_json(name, resource_json, account_id, region_name, **kwargs)
+    if original is not None and not same_name and original is not new:
+        try:
+            _delete(original, cls, resource_json, account_id, region_name)
+        except Exception:  # noqa: BLE001 - the new resource exists; a leftover old one is only clutter
+            log.warning("replaced %s but could not delete the old one", logical_id, exc_info=True)
+    return new
+
+
+def patch_parsing(parsing: ModuleType) -> None:
+    """Every modified resource ends up updated or replaced; none is left as None in the stack's resources."""
+    original_update = parsing.ResourceMap.update
+
+    def parse_and_update_resource(logical_id: str, resource_json: dict[str, Any], resources_map: Any,
+                                  account_id: str, region_name: str) -> Any:
+        parsed = parsing.parse_resource_and_generate_name(logical_id, resource_json, resources_map)
+        if not parsed:  # a type moto does not know: nothing was created, nothing to update
+            return None
+        cls, resource_json, name = parsed
+        original = resources_map[logical_id]
+        try:
+            if original is None or hasattr(cls.update_from_cloudformation_json, "__isabstractmethod__"):
+                new = _replace(cls, original, logical_id, name, resource_json, account_id, region_name)
+            else:
+                # positional, as the project's wrappers (lambda_patch) name their parameters differently from moto
+                new = cls.update_from_cloudformation_json(original, name, resource_json, account_id, region_name)
+        except Exception as exc:
+            # moto retries (a dependency may not be updated yet) and only raises the last error: say what failed
+            log.warning("update of %s (%s) failed: %r", logical_id, resource_json["Type"], exc)
+            raise
+        new.cf_resource_type = resource_json["Type"]
+        new.logical_resource_id = logical_id
+        return new
+
+    def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        original_update(self, template, parameters)
+        # an unsupported type's update returns None, which moto stores; a missing entry is what a create leaves
+        for logical_id in list(self._resource_json_map):
+            if logical_id in self._parsed_resources and self._parsed_resources[logical_id] is None:
+                del self._parsed_resources[logical_id]
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+    parsing.ResourceMap.update = update
+
+
+def patch_apigateway(models: ModuleType) -> None:
+    """A method is rewritten in place (same resource and verb); a REST API keeps its id, resources and stages."""
+
+    def method_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                      account_id: str, region_name: str) -> Any:
+        props = cloudformation_json["Properties"]
+        backend = models.apigateway_backends[account_id][region_name]
+        old_verb = getattr(original_resource, "http_method", None)
+        # put_method + put_integration (in the create) overwrite; a changed verb or resource leaves the old to remove
+        for api in backend.apis.values():
+            for resource in api.resources.values():
+                if resource.resource_methods.get(old_verb) is original_resource and not (
+                        api.id == props["RestApiId"] and resource.id == props["ResourceId"] and old_verb == props["HttpMethod"]):
+                    resource.delete_method(old_verb)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def rest_api_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                        account_id: str, region_name: str) -> Any:
+        props = cloudformation_json["Properties"]
+        original_resource.name = props.get("Name", original_resource.name)
+        original_resource.description = props.get("Description", "")
+        if "Policy" in props:
+            policy = props["Policy"]
+            original_resource.policy = policy if isinstance(policy, str) else json.dumps(policy)
+        return original_resource
+
+    models.Method.update_from_cloudformation_json = classmethod(method_update)
+    models.RestAPI.update_from_cloudformation_json = classmethod(rest_api_update)
+
+
+def patch_iam(models: ModuleType) -> None:
+    """moto's role update only sets the description: apply the inline policies, trust policy and managed policies."""
+
+    def role_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                    account_id: str, region_name: str) -> Any:
+        props = cloudformation_json["Properties"]
+        if props.get("RoleName", original_resource.name) != original_resource.name:  # a new name is a new role
+            return _replace(cls, original_resource, original_resource.logical_resource_id, props["RoleName"],
+                            cloudformation_json, account_id, region_name)
+        backend = models.iam_backends[account_id][models.get_partition(region_name)]
+        role = original_resource
+        trust = props.get("AssumeRolePolicyDocument")
+        if trust is not None:
+            role.assume_role_policy_document = trust if isinstance(trust, str) else json.dumps(trust)
+        role.description = props.get("Description", "")
+        role.max_session_duration = props.get("MaxSessionDuration", 3600)
+        role.policies.clear()  # the template lists every inline policy: those it no longer lists are removed
+        for policy in props.get("Policies", []):
+            role.put_policy(policy["PolicyName"], policy["PolicyDocument"])
+        wanted = set(props.get("ManagedPolicyArns", []))
+        for arn in set(role.managed_policies) - wanted:
+            backend.detach_role_policy(arn, role.name)
+        for arn in wanted - set(role.managed_policies):
+            backend.attach_role_policy(arn, role.name)
+        return role
+
+    models.Role.update_from_cloudformation_json = classmethod(role_update)
+
+
+def patch_logs(models: ModuleType) -> None:
+    """A log group with the same name keeps its streams (only its retention changes); a new name replaces it."""
+
+    def log_group_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                         account_id: str, region_name: str) -> Any:
+        props = cloudformation_json["Properties"]
+        if props.get("LogGroupName", original_resource.name) != original_resource.name:
+            return _replace(cls, original_resource, original_resource.logical_resource_id, new_resource_name,
+                            cloudformation_json, account_id, region_name)
+        backend = models.logs_backends[account_id][region_name]
+        if props.get("RetentionInDays"):
+            backend.put_retention_policy(original_resource.name, int(props["RetentionInDays"]))
+        else:
+            backend.delete_retention_policy(original_resource.name)
+        return original_resource
+
+    models.LogGroup.update_from_cloudformation_json = classmethod(log_group_update)
