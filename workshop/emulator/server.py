@@ -103,9 +103,10 @@ def _saver(state_file: Path, stopping: threading.Event) -> None:
 def _load(control: Control, state_file: Path, notes: list[str]) -> None:
     """Import and patch moto, restore the saved backends, then let requests through."""
     try:
-        from workshop.emulator import patches
+        from workshop.emulator import patches, speedups
 
         started = time.perf_counter()
+        speedups.install()
         patches.install()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
