@@ -1,6 +1,5 @@
 """Small helpers shared by the command modules: the workspace option and opening a session."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
@@ -8,7 +7,7 @@ from typing import Optional
 import typer
 from typing import Annotated
 
-from workshop.cli.app import options
+from workshop.cli.application import options
 
 # Paths are taken as text and made Paths here: click's Path type crashes on a NUL byte in the value.
 WorkspaceOpt = Annotated[

@@ -1,11 +1,10 @@
 """`workshop cost`: the module's cost question as a calculator (the core is workshop/cost.py)."""
 
-from __future__ import annotations
 
 import typer
 from typing import Annotated
 
-from workshop.cli.app import app
+from workshop.cli.application import app
 from workshop.cli.common import JsonOpt
 
 # Options are read as text and checked by the core, so every bad value gets the same message naming its valid range.

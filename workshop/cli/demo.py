@@ -1,16 +1,12 @@
 """`workshop demo`: the whole module applied, deployed and verified, for an instructor in front of a room."""
 
-from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from workshop.cli.app import app
+from workshop.cli.application import app
 
 MAX_DIFF_LINES = 60
 
@@ -116,6 +112,10 @@ def demo(
     target: Annotated[Optional[str], typer.Option("--target", help="`local` (default) or `aws`.", show_default=False)] = None,
 ) -> None:
     """Apply, deploy and verify every step of the module, with pictures and diffs (instructors)."""
+    import contextlib
+    import shutil
+    import tempfile
+
     from workshop import course, demo as core, emulator, render, rollout, targets, workspace
     from workshop.cli.deploy import _confirm_account, _target
     from workshop.errors import BadInput

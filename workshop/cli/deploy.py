@@ -1,6 +1,5 @@
 """Deploy commands: deploy, teardown, doctor, test."""
 
-from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ from typing import Optional
 import typer
 from typing import Annotated
 
-from workshop.cli.app import app
+from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
 
 TargetOpt = Annotated[Optional[str], typer.Option("--target", help="`local` (the embedded emulator, default) or `aws`.", show_default=False)]

@@ -1,13 +1,12 @@
 """`workshop emulator start|stop|status|logs`: the embedded AWS target (the core is workshop/emulator/)."""
 
-from __future__ import annotations
 
 from pathlib import Path
 
 import typer
 from typing import Annotated
 
-from workshop.cli.app import app, options
+from workshop.cli.application import app, options
 
 emulator_app = typer.Typer(
     no_args_is_help=True,

@@ -4,7 +4,6 @@ Thin: each parses options, calls one core function in workshop.checkpoints (impo
 `workshop status`), and renders the result. Every command that replaces files names its backup and the restore command.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
@@ -12,7 +11,7 @@ from typing import Optional
 import typer
 from typing import Annotated
 
-from workshop.cli.app import app
+from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
 
 STEP_SETTINGS = {"ignore_unknown_options": True}

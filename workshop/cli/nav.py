@@ -1,6 +1,5 @@
 """Navigation commands: init, status, show, hint, next, back, goto, questions."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
@@ -8,7 +7,7 @@ from typing import Optional
 import typer
 from typing import Annotated
 
-from workshop.cli.app import app
+from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
 
 # Let "-1" reach the step lookup (which explains the valid range) instead of failing as an unknown option.

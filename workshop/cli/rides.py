@@ -1,13 +1,11 @@
 """`workshop ride` and `workshop logs`."""
 
-from __future__ import annotations
 
-import datetime as _dt
 from typing import Annotated, Optional
 
 import typer
 
-from workshop.cli.app import app
+from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
 
 MAX_RIDES = 100
@@ -85,6 +83,8 @@ def logs(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Show a function's log lines from the target (CloudWatch Logs, or the emulator's copy of them)."""
+    import datetime as _dt
+
     from workshop import render, rides, targets
 
     seconds = rides.parse_since(since)

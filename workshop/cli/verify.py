@@ -1,13 +1,12 @@
 """The `workshop verify` command: run a step's checks and show what is wrong and how to fix it."""
 
-from __future__ import annotations
 
 from typing import Optional
 
 import typer
 from typing import Annotated
 
-from workshop.cli.app import app
+from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
 
 RESULT_STYLE = {"pass": "green", "fail": "red", "error": "magenta", "pending": "yellow"}

@@ -4,7 +4,6 @@ Command modules register on `app` (or on a sub-app mounted here). They import no
 `workshop status` must start without boto3, moto or git.
 """
 
-from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
