@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from types import ModuleType
 from typing import Any
 
@@ -48,6 +49,49 @@ def _replace(cls: Any, original: Any, logical_id: str, name: str, resource_json:
     return new
 
 
+def _references(value: Any) -> set[str]:
+    """The logical ids a resource's JSON points at (Ref, Fn::GetAtt, Fn::Sub's ${Name}, DependsOn)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                target = item[0] if isinstance(item, list) else str(item).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) else item
+                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", str(text)))
+            if key == "DependsOn":
+                found.update([item] if isinstance(item, str) else item)
+            found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _dependency_order(names: list[str], resources: dict[str, Any]) -> list[str]:
+    """`names` with each one after the names it references, as CloudFormation orders an update.
+
+    moto updates in template order, so a function could read a topic's ARN before the topic was replaced.
+    """
+    pending, ordered = set(names), []
+
+    def visit(name: str, path: set[str]) -> None:
+        if name not in pending or name in path:  # a cycle is invalid in CloudFormation; keep template order then
+            return
+        for dependency in sorted(_references(resources.get(name, {})) & pending):
+            visit(dependency, path | {name})
+        if name in pending:
+            pending.discard(name)
+            ordered.append(name)
+
+    for name in names:
+        visit(name, set())
+    return ordered
+
+
 def patch_parsing(parsing: ModuleType) -> None:
     """Every modified resource ends up updated or replaced; none is left as None in the stack's resources."""
     original_update = parsing.ResourceMap.update
@@ -73,6 +117,19 @@ def patch_parsing(parsing: ModuleType) -> None:
         new.logical_resource_id = logical_id
         return new
 
+    original_diff = parsing.ResourceMap.build_resource_diff
+
+    def build_resource_diff(self: Any, other_template: dict[str, Any], parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        # moto adds `"Properties": {}` to a resource written without any when it creates it, so the stored template no
+        # longer equals the same resource in the next one: it was "modified" (a topic was replaced, its ARN changed)
+        for resources in (self._resource_json_map, other_template.get("Resources", {})):
+            for resource in resources.values():
+                if isinstance(resource, dict):
+                    resource.setdefault("Properties", {})
+        diff = original_diff(self, other_template, parameters)
+        diff["Modify"] = _dependency_order(diff["Modify"], other_template.get("Resources", {}))
+        return diff
+
     def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
         original_update(self, template, parameters)
         # an unsupported type's update returns None, which moto stores; a missing entry is what a create leaves
@@ -82,6 +139,7 @@ def patch_parsing(parsing: ModuleType) -> None:
 
     parsing.parse_and_update_resource = parse_and_update_resource
     parsing.ResourceMap.update = update
+    parsing.ResourceMap.build_resource_diff = build_resource_diff
 
 
 def patch_apigateway(models: ModuleType) -> None:
@@ -160,3 +218,21 @@ def patch_logs(models: ModuleType) -> None:
         return original_resource
 
     models.LogGroup.update_from_cloudformation_json = classmethod(log_group_update)
+
+
+def patch_sns(models: ModuleType) -> None:
+    """moto replaces a topic on any update (new generated name, new ARN, subscriptions lost); AWS keeps a topic whose
+    name does not change and updates its display name in place."""
+    original_update = models.Topic.update_from_cloudformation_json.__func__
+
+    def topic_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                     account_id: str, region_name: str) -> Any:
+        props = cloudformation_json["Properties"]
+        same_name = props.get("TopicName", original_resource.name) == original_resource.name
+        if not same_name or bool(props.get("FifoTopic", False)) != bool(original_resource.fifo_topic):
+            return original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        original_resource.display_name = props.get("DisplayName", "")
+        original_resource.kms_master_key_id = props.get("KmsMasterKeyId", "")
+        return original_resource
+
+    models.Topic.update_from_cloudformation_json = classmethod(topic_update)
