@@ -6,7 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from workshop.cli import app
+import workshop.cli.emulator  # noqa: F401 - registers `workshop emulator` on the app
+from workshop.cli.application import app
 
 runner = CliRunner()
 ENV = {"NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
