@@ -41,25 +41,52 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def _osls_cache(tmp_path_factory):
+    """One copy of osls's compiled-schema cache for the whole run (each fresh HOME would recompile it, ~8 s)."""
+    return tmp_path_factory.mktemp("osls-cache") / "artifacts"
+
+
+def _scrub(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """HOME, git config and the AWS SDK pointed at nothing of the user's."""
+    mp.setenv("HOME", str(home))
+    mp.setenv("WORKSHOP_HOME", str(home / ".workshop-home"))
+    mp.setenv("XDG_STATE_HOME", str(home / ".state"))
+    mp.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "WORKSHOP_WORKSPACE")) or name in {"SLS_STAGE"}:
+            mp.delenv(name, raising=False)
+    mp.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
+    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
+    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_isolation(tmp_path_factory, _osls_cache):
+    """The same isolation for module- and session-scoped fixtures, which run before any test's own fixtures."""
+    if os.environ.get("WORKSHOP_AWS_TESTS") == "1":
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        _scrub(mp, tmp_path_factory.mktemp("session-home"))
+        mp.setenv("WORKSHOP_OSLS_CACHE", str(_osls_cache))
+        yield
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path_factory, monkeypatch, request):
+def isolated(tmp_path_factory, monkeypatch, request, _osls_cache):
     """A fresh HOME, no user git config, no AWS credentials or profile, and WORKSHOP_HOME in a temp folder."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("WORKSHOP_HOME", str(home / ".workshop-home"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".state"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("WORKSHOP_OSLS_CACHE", str(_osls_cache))
     if request.node.get_closest_marker("aws"):  # a real account: keep the caller's HOME (~/.aws), AWS chain and network
         yield home
         return
-    monkeypatch.setenv("HOME", str(home))
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "WORKSHOP_WORKSPACE")) or name in {"SLS_STAGE"}:
-            monkeypatch.delenv(name, raising=False)
-    # Point the AWS SDK at files that do not exist, so nothing reads the real ~/.aws.
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    _scrub(monkeypatch, home)  # the AWS SDK points at files that do not exist: nothing reads the real ~/.aws
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     yield home
     if (home / ".aws").exists():

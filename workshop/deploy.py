@@ -44,6 +44,7 @@ def run_osls(root: Path, target: Target, service: str, action: str, service_dir:
     argv = [*tools.osls_command(), action, "--stage", target.stage, "--region", target.region, "--verbose", *extra]
     home = root / ".workshop" / "home"
     home.mkdir(parents=True, exist_ok=True)
+    share_osls_cache(home, into_workspace=True)
     env = targets.deploy_env(target, endpoint=endpoint, home=home)
     log = log_path(root, service, action)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -70,9 +71,36 @@ def run_osls(root: Path, target: Target, service: str, action: str, service_dir:
             proc.wait()
             raise
     seconds = time.perf_counter() - started
+    share_osls_cache(home, into_workspace=False)
     if code != 0:
         raise DeployError(explain_failure(service, action, target, lines, service_dir), detail=_tail(lines, log))
     return RunResult(service=service, action=action, seconds=seconds, log=log)
+
+
+def osls_cache_dir() -> Path:
+    """Per-user copy of osls's compiled-schema cache ($WORKSHOP_OSLS_CACHE overrides)."""
+    import os
+
+    from workshop.errors import workshop_home
+
+    return Path(os.environ.get("WORKSHOP_OSLS_CACHE") or workshop_home() / "cache" / "osls-artifacts")
+
+
+def share_osls_cache(home: Path, *, into_workspace: bool) -> None:
+    """osls compiles its config schema into ~/.serverless/artifacts on first use (~8 s of CPU). Each workspace keeps
+    its own HOME for osls; seed it from the per-user copy, and fill that copy from the first workspace that has one."""
+    import shutil
+
+    mine, shared = home / ".serverless" / "artifacts", osls_cache_dir()
+    source, destination = (shared, mine) if into_workspace else (mine, shared)
+    if destination.exists() or not source.is_dir():
+        return
+    staging = destination.with_name(f".{destination.name}.{time.time_ns()}")
+    try:
+        shutil.copytree(source, staging)
+        staging.rename(destination)
+    except OSError:  # another process won the race, or the disk said no: the cache is only an optimisation
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def current_event(line: str) -> str | None:
