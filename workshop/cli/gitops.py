@@ -251,8 +251,9 @@ def dev_check(
 ) -> None:
     """Check the course: every patch applies in order, each checkpoint's unit tests pass, the start fails step 1's test."""
     from workshop import course, devcheck, render
+    from workshop.checks import registry
 
-    report = devcheck.check_course(course.load(), run_tests=not skip_tests)
+    report = devcheck.check_course(course.load(known_checks=registry.ids()), run_tests=not skip_tests)
     console = render.out_console()
     for item in report:
         mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
