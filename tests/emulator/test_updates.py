@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -185,3 +186,66 @@ def test_no_modified_resource_is_forgotten(journey: Journey) -> None:
         template = cfn.get_template(StackName=stack)["TemplateBody"]
         template = template if isinstance(template, dict) else json.loads(template)
         assert {r["LogicalResourceId"] for r in resources} == set(template["Resources"])
+
+
+# An update of every type moto cannot (or wrongly) update, in moto's in-process mode with the emulator's patches, in a
+# child process so that this test process stays unpatched. The stack's resources are written without the Properties
+# moto adds on create (the topic), so the diff must not see them as modified either.
+IN_PROCESS = r"""
+import json
+from workshop.emulator import patches
+patches.install()
+import boto3
+from moto import mock_aws
+
+def template(retention, billing, policy_action):
+    table = {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "AttributeDefinitions": [{"AttributeName": "RideId", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "RideId", "KeyType": "HASH"}], "BillingMode": billing}}
+    if billing == "PROVISIONED":
+        table["Properties"]["ProvisionedThroughput"] = {"ReadCapacityUnits": 2, "WriteCapacityUnits": 3}
+    return json.dumps({"Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "Table": table,
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/lambda/x", "RetentionInDays": retention}},
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}, "Action": ["sts:AssumeRole"]}]},
+            "Policies": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [policy_action], "Resource": [{"Ref": "Topic"}]}]}}]}},
+        "Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/t/arn", "Type": "String", "Value": {"Ref": "Topic"}}},
+    }})
+
+with mock_aws():
+    kw = dict(region_name="us-east-1")
+    cfn, ddb, logs, iam, ssm = (boto3.client(s, **kw) for s in ("cloudformation", "dynamodb", "logs", "iam", "ssm"))
+    cfn.create_stack(StackName="s", TemplateBody=template(7, "PAY_PER_REQUEST", "sns:Subscribe"))
+    res = lambda: {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in cfn.describe_stack_resources(StackName="s")["StackResources"]}
+    before = res()
+    ddb.put_item(TableName=before["Table"], Item={"RideId": {"S": "r1"}})
+    cfn.update_stack(StackName="s", TemplateBody=template(14, "PROVISIONED", "sns:Publish"))
+    after = res()
+    from moto.cloudformation.models import cloudformation_backends
+    stack = next(iter(cloudformation_backends["123456789012"]["us-east-1"].stacks.values()))
+    role = iam.list_roles()["Roles"][0]["RoleName"]
+    print(json.dumps({
+        "before": before, "after": after,
+        "item": ddb.get_item(TableName=after["Table"], Key={"RideId": {"S": "r1"}}).get("Item"),
+        "billing": ddb.describe_table(TableName=after["Table"])["Table"].get("BillingModeSummary", {}).get("BillingMode"),
+        "retention": logs.describe_log_groups()["logGroups"][0].get("retentionInDays"),
+        "policy": str(iam.get_role_policy(RoleName=role, PolicyName="p")["PolicyDocument"]),
+        "param": ssm.get_parameter(Name="/t/arn")["Parameter"]["Value"],
+        "topics": [t["TopicArn"] for t in boto3.client("sns", **kw).list_topics()["Topics"]],
+        "none": [k for k, v in stack.resource_map._parsed_resources.items() if v is None and k in stack.resource_map._resource_json_map],
+    }))
+"""
+
+
+def test_updates_keep_state_and_apply_new_properties(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["after"] == seen["before"]  # same topic ARN, same table: updated in place, not replaced
+    assert seen["topics"] == [seen["before"]["Topic"]] and seen["param"] == seen["before"]["Topic"]
+    assert seen["item"] == {"RideId": {"S": "r1"}}  # the table kept its items
+    assert (seen["billing"], seen["retention"]) == ("PROVISIONED", 14)
+    assert "sns:Publish" in seen["policy"] and "sns:Subscribe" not in seen["policy"]
+    assert seen["none"] == []

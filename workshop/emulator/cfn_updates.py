@@ -236,3 +236,23 @@ def patch_sns(models: ModuleType) -> None:
         return original_resource
 
     models.Topic.update_from_cloudformation_json = classmethod(topic_update)
+
+
+def patch_dynamodb(models: ModuleType) -> None:
+    """moto cannot update a table (the fallback would replace it: new name, items lost). Keep a table whose keys and
+    name stay, as AWS does, and apply its capacity settings; a new key schema or name replaces it."""
+
+    def table_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                     account_id: str, region_name: str) -> Any:
+        props = cloudformation_json["Properties"]
+        keys_kept = props.get("KeySchema") == original_resource.schema
+        if not keys_kept or props.get("TableName", original_resource.name) != original_resource.name:
+            return _replace(cls, original_resource, original_resource.logical_resource_id, new_resource_name,
+                            cloudformation_json, account_id, region_name)
+        models.dynamodb_backends[account_id][region_name].update_table(
+            original_resource.name, props.get("AttributeDefinitions"), [], props.get("ProvisionedThroughput"),
+            props.get("BillingMode", "PROVISIONED" if props.get("ProvisionedThroughput") else "PAY_PER_REQUEST"),
+            {}, None, None)
+        return original_resource
+
+    models.Table.update_from_cloudformation_json = classmethod(table_update)

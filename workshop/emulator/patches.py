@@ -51,7 +51,8 @@ def _cfn_updates(module: ModuleType) -> None:
 
 
 _UPDATE_PATCHES = {"moto.cloudformation.parsing": "patch_parsing", "moto.apigateway.models": "patch_apigateway",
-                   "moto.iam.models": "patch_iam", "moto.logs.models": "patch_logs", "moto.sns.models": "patch_sns"}
+                   "moto.iam.models": "patch_iam", "moto.logs.models": "patch_logs", "moto.sns.models": "patch_sns",
+                   "moto.dynamodb.models": "patch_dynamodb"}
 
 
 def install() -> None:
