@@ -4,6 +4,9 @@ through the `aws` CLI (how Killercoda/Instruqt check scripts work). Target: veri
 Sets up once (3 deploys: ride-record, wild-rydes with its topic, ride-record with its subscription), then runs both
 interleaved, ROUNDS times each, in fresh processes. Prints the medians, the ratio and each side's peak memory (max RSS
 of the process tree). Without an `aws` CLI on PATH it installs awscli into a temporary venv from PyPI.
+
+Measured 2026-11-28 (2 cores, shared with other test runs, load ~4; aws-cli 1.45.11): one `aws` call 3.15 s;
+workshop verify --step 10 median 2.48 s, 57 MiB; bash + aws CLI (14 calls) median 31.37 s, 55 MiB; 12.7x faster.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 
-from tests.conftest import CLI_ENV
 
 JSON_KEYS = {"id", "title", "service", "family", "result", "observed", "expected", "fix", "seconds"}
 

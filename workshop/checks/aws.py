@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable
+from typing import Callable
 
 from workshop.checks.model import Problem, Result, errored, failed, pending
 from workshop.checks.registry import RR, WR

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import urllib.parse
 
 from workshop.checks import aws
 from workshop.checks.aws import deploy_cmd, live
