@@ -67,14 +67,16 @@ def stock_start() -> float:
         proc.wait()
 
 
-def our_start(state_dir: Path) -> tuple[float, float]:
+def our_start(state_dir: Path) -> tuple[float, float, float]:
+    """Seconds to healthy, seconds until moto is loaded (and any saved state restored), resident MB then."""
     started = time.perf_counter()
     info = emulator.start(state_dir)
     healthy = time.perf_counter() - started
     _wait(f"{info.endpoint}/_workshop/health", "ready")
     ready = time.perf_counter() - started
+    rss = rss_mb(info.pid)[0]
     emulator.stop(state_dir)
-    return healthy, ready
+    return healthy, ready, rss
 
 
 def osls(service: Path, endpoint: str, home: Path, *args: str) -> None:
@@ -100,7 +102,7 @@ def main() -> None:
         stock, ours, ready = [], [], []
         for i in range(reps):
             stock.append(stock_start())
-            healthy, loaded = our_start(root / f"fresh{i}")
+            healthy, loaded, _ = our_start(root / f"fresh{i}")
             ours.append(healthy)
             ready.append(loaded)
 
@@ -160,6 +162,7 @@ def main() -> None:
     print(f"{'start to state restored (s) vs stock':58} {med(r[1] for r in restored):9.3f} {med(stock):9.3f} "
           f"{med(r[1] for r in restored) / med(stock):7.2f}")
     print(f"{'resident memory after both fixture deploys (MB; peak)':58} {rss:9.1f} {peak:9.1f} {'':>7}")
+    print(f"{'resident memory after a restart that restored them (MB)':58} {med(r[2] for r in restored):9.1f}")
     print(f"{'two osls deploys (s)':58} {deploy_s:9.2f}")
     print(f"{'one invocation (s) vs same handler via python -c':58} {med(invoke):9.3f} {med(direct):9.3f} {med(invoke) / med(direct):7.2f}")
     print(f"{'invocation overhead (s)':58} {med(invoke) - med(direct):9.3f}")
