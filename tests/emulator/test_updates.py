@@ -111,6 +111,9 @@ def observe(journey: Journey, checkpoint: str) -> dict[str, Any]:
         fn = journey.physical(RIDES, "RequestRideLambdaFunction")
         seen["env"] = journey.client("lambda").get_function_configuration(FunctionName=fn)["Environment"]["Variables"]
         seen["topic"] = journey.physical(RIDES, "RidesSnsTopic")
+        versions = journey.client("lambda").list_versions_by_function(FunctionName=fn)["Versions"]
+        seen["version_env"] = max((v for v in versions if v["Version"] != "$LATEST"), key=lambda v: int(v["Version"]),
+                                  default={}).get("Environment", {}).get("Variables", {})
         seen["statements"] = journey.role_statements(RIDES)
         seen["status"], ride = journey.post(RIDES, "ride", {"PickupLocation": {"Latitude": 47.61, "Longitude": -122.2}})
         # SNS delivers on its own thread: the record arrives shortly after the 201
@@ -159,6 +162,8 @@ def test_function_environment_follows_the_template(journey: Journey) -> None:
     seen = journey.seen["12-deploy-sns-path"]
     assert seen["env"].get("RIDES_SNS_TOPIC_ARN") == seen["topic"]
     assert "RIDE_RECORD_URL" not in seen["env"]
+    # the version this deploy published snapshots the updated function, not the previous one
+    assert seen["version_env"].get("RIDES_SNS_TOPIC_ARN") == seen["topic"]
 
 
 def test_role_gains_the_new_inline_statement(journey: Journey) -> None:

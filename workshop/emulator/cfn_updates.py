@@ -127,11 +127,27 @@ def patch_parsing(parsing: ModuleType) -> None:
                 if isinstance(resource, dict):
                     resource.setdefault("Properties", {})
         diff = original_diff(self, other_template, parameters)
-        diff["Modify"] = _dependency_order(diff["Modify"], other_template.get("Resources", {}))
+        resources = other_template.get("Resources", {})
+        diff["Modify"] = _dependency_order(diff["Modify"], resources)
+        if getattr(self, "_workshop_updating", False):
+            # moto creates added resources before it updates modified ones: a new Lambda::Version would publish the
+            # function's old code and environment. Added resources that read a modified one wait for its update
+            # (unless a modified one reads them in turn); `update` below creates them.
+            modified = set(diff["Modify"])
+            needed = set().union(*(_references(resources[name]) for name in modified)) if modified else set()
+            self._workshop_deferred = [name for name in diff["Add"]
+                                       if _references(resources[name]) & modified and name not in needed]
+            diff["Add"] = [name for name in diff["Add"] if name not in self._workshop_deferred]
         return diff
 
     def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
-        original_update(self, template, parameters)
+        self._workshop_updating, self._workshop_deferred = True, []
+        try:
+            original_update(self, template, parameters)
+        finally:
+            self._workshop_updating = False
+        for logical_id in _dependency_order(self._workshop_deferred, self._resource_json_map):
+            _ = self[logical_id]  # moto's lazy map creates a resource on first access
         # an unsupported type's update returns None, which moto stores; a missing entry is what a create leaves
         for logical_id in list(self._resource_json_map):
             if logical_id in self._parsed_resources and self._parsed_resources[logical_id] is None:
