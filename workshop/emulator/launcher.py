@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.emulator import files, persist
+from workshop.emulator.logs import log_file, tail_log
 from workshop.errors import WorkshopError
 
 START_TIMEOUT = float(os.environ.get("WORKSHOP_EMULATOR_START_TIMEOUT", "60"))
@@ -51,11 +53,6 @@ class EmulatorInfo:
         }
 
 
-def log_file(state_dir: Path) -> Path:
-    """The emulator's log file (its stdout and stderr)."""
-    return Path(state_dir) / files.LOG
-
-
 def status(state_dir: Path) -> EmulatorInfo | None:
     """The running emulator of `state_dir`, or None; a stale pid file is removed. Raises if it does not answer."""
     state_dir = Path(state_dir)
@@ -82,7 +79,7 @@ def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
         if info is not None:
             if not _healthy(info.port, HEALTH_TIMEOUT):
                 raise WorkshopError(f"The emulator (pid {info.pid}) is running but not answering; {RESTART_HINT}.")
-            return _replace(info, already_running=True, notes=tuple(notes))
+            return dataclasses.replace(info, already_running=True, notes=tuple(notes))
         if port and not _port_free(port):
             raise WorkshopError(
                 f"Port {port} on 127.0.0.1 is in use by another program; "
@@ -90,7 +87,7 @@ def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
             )
         proc = _spawn(state_dir, port)
         info = _wait_ready(state_dir, proc, port)
-        return _replace(info, notes=tuple(notes) + info.notes)
+        return dataclasses.replace(info, notes=tuple(notes) + info.notes)
 
 
 def stop(state_dir: Path) -> bool:
@@ -105,40 +102,7 @@ def stop(state_dir: Path) -> bool:
         return True
 
 
-def tail_log(state_dir: Path, lines: int) -> list[str]:
-    """The last `lines` lines of the emulator's log."""
-    path = log_file(state_dir)
-    if not path.exists():
-        return []
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 256 * max(lines, 1)))
-        text = handle.read().decode("utf-8", "replace")
-    return text.splitlines()[-lines:] if lines > 0 else []
-
-
-def follow_log(state_dir: Path, poll: float = 0.25) -> Iterator[str]:
-    """Yield lines appended to the log from now on, until the caller stops iterating."""
-    path = log_file(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(exist_ok=True)
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        handle.seek(0, os.SEEK_END)
-        while True:
-            line = handle.readline()
-            if line:
-                yield line.rstrip("\n")
-            else:
-                time.sleep(poll)
-
-
 # --- internals ---------------------------------------------------------------------------------------------------
-
-
-def _replace(info: EmulatorInfo, **changes: object) -> EmulatorInfo:
-    data = {**info.__dict__, **changes}
-    return EmulatorInfo(**data)  # type: ignore[arg-type]
 
 
 def _info_from(state_dir: Path, data: dict[str, object]) -> EmulatorInfo:
