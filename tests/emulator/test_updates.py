@@ -211,6 +211,7 @@ def template(retention, billing, policy_action):
         table["Properties"]["ProvisionedThroughput"] = {"ReadCapacityUnits": 2, "WriteCapacityUnits": 3}
     return json.dumps({"Resources": {
         "Topic": {"Type": "AWS::SNS::Topic"},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": retention * 3600}},
         "Table": table,
         "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/lambda/x", "RetentionInDays": retention}},
         "Role": {"Type": "AWS::IAM::Role", "Properties": {
@@ -239,6 +240,7 @@ with mock_aws():
         "policy": str(iam.get_role_policy(RoleName=role, PolicyName="p")["PolicyDocument"]),
         "param": ssm.get_parameter(Name="/t/arn")["Parameter"]["Value"],
         "topics": [t["TopicArn"] for t in boto3.client("sns", **kw).list_topics()["Topics"]],
+        "retention_s": boto3.client("sqs", **kw).get_queue_attributes(QueueUrl=after["Queue"], AttributeNames=["MessageRetentionPeriod"])["Attributes"]["MessageRetentionPeriod"],
         "none": [k for k, v in stack.resource_map._parsed_resources.items() if v is None and k in stack.resource_map._resource_json_map],
     }))
 """
@@ -251,6 +253,6 @@ def test_updates_keep_state_and_apply_new_properties(tmp_path: Path) -> None:
     assert seen["after"] == seen["before"]  # same topic ARN, same table: updated in place, not replaced
     assert seen["topics"] == [seen["before"]["Topic"]] and seen["param"] == seen["before"]["Topic"]
     assert seen["item"] == {"RideId": {"S": "r1"}}  # the table kept its items
-    assert (seen["billing"], seen["retention"]) == ("PROVISIONED", 14)
+    assert (seen["billing"], seen["retention"], seen["retention_s"]) == ("PROVISIONED", 14, str(14 * 3600))
     assert "sns:Publish" in seen["policy"] and "sns:Subscribe" not in seen["policy"]
     assert seen["none"] == []

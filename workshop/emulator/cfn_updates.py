@@ -119,7 +119,8 @@ def patch_parsing(parsing: ModuleType) -> None:
 
     original_diff = parsing.ResourceMap.build_resource_diff
 
-    def build_resource_diff(self: Any, other_template: dict[str, Any], parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    def build_resource_diff(self: Any, other_template: dict[str, Any],
+                            parameters: dict[str, Any] | None = None) -> dict[str, Any]:
         # moto adds `"Properties": {}` to a resource written without any when it creates it, so the stored template no
         # longer equals the same resource in the next one: it was "modified" (a topic was replaced, its ARN changed)
         for resources in (self._resource_json_map, other_template.get("Resources", {})):
@@ -272,3 +273,26 @@ def patch_dynamodb(models: ModuleType) -> None:
         return original_resource
 
     models.Table.update_from_cloudformation_json = classmethod(table_update)
+
+
+def patch_sqs(models: ModuleType) -> None:
+    """moto's queue update applies two properties; apply every attribute (a dead letter queue's redrive policy, its
+    retention...). A new QueueName or FifoQueue is a new queue."""
+    original_update = models.Queue.update_from_cloudformation_json.__func__
+    not_attributes = {"QueueName", "FifoQueue", "Tags"}
+
+    def queue_update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                     account_id: str, region_name: str) -> Any:
+        props = cloudformation_json["Properties"]
+        if props.get("QueueName", original_resource.name) != original_resource.name or \
+                bool(props.get("FifoQueue", False)) != bool(original_resource.fifo_queue):
+            return _replace(cls, original_resource, original_resource.logical_resource_id, new_resource_name,
+                            cloudformation_json, account_id, region_name)
+        queue = original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        attributes = {key: json.dumps(value) if isinstance(value, dict) else str(value)
+                      for key, value in props.items() if key not in not_attributes}
+        if attributes:
+            models.sqs_backends[account_id][region_name].set_queue_attributes(queue.name, attributes)
+        return queue
+
+    models.Queue.update_from_cloudformation_json = classmethod(queue_update)

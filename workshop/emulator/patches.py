@@ -52,7 +52,7 @@ def _cfn_updates(module: ModuleType) -> None:
 
 _UPDATE_PATCHES = {"moto.cloudformation.parsing": "patch_parsing", "moto.apigateway.models": "patch_apigateway",
                    "moto.iam.models": "patch_iam", "moto.logs.models": "patch_logs", "moto.sns.models": "patch_sns",
-                   "moto.dynamodb.models": "patch_dynamodb"}
+                   "moto.dynamodb.models": "patch_dynamodb", "moto.sqs.models": "patch_sqs"}
 
 
 def install() -> None:
