@@ -18,6 +18,11 @@ SSM_TOPIC = "${ssm:/wild-rydes/${stage}/SnsTopicArn}"
 STAGE_HINT = "write the stage as `${sls:stage}`, as the rest of the file does"
 
 
+def _shown(value: Any) -> str:
+    """A resolved value as the learner writes it (the stage as `${sls:stage}`)."""
+    return str(value).replace(sls.STAGE, "${sls:stage}")
+
+
 def _http_event_ok(event: Any) -> bool:
     if isinstance(event, str):
         method, _, path = event.strip().partition(" ")
@@ -67,7 +72,7 @@ def _name_problem(name: Any, doc: dict) -> str | None:
         return None
     if re.fullmatch(r"/wild-rydes/[A-Za-z0-9-]+/SnsTopicArn", text):
         return f"Name {text} fixes the stage; {STAGE_HINT}"
-    return f"Name {text}"
+    return f"Name {_shown(text)}"
 
 
 def topic_arn_parameter(ctx) -> Result:
@@ -85,7 +90,7 @@ def topic_arn_parameter(ctx) -> Result:
         value = sls.resolve(props.get("Value"), doc)
         if sls.refers_to(value, TOPIC, TOPIC_ARN_ATTRS):
             if name_problem is None:
-                return passed(f"{logical}: {PARAM_NAME} = Ref {TOPIC}", expected)
+                return passed(f"{logical}: {_shown(PARAM_NAME)} = Ref {TOPIC}", expected)
             problems.append(failed(f"{logical}: {name_problem}", expected,
                                    f"In {WR_YML}, set the parameter's `Name: /wild-rydes/${{sls:stage}}/SnsTopicArn`."))
         elif sls.refers_to(value, TOPIC, ("TopicName",)):
@@ -132,15 +137,15 @@ def _judge_arn(ctx, arn: Any) -> Result | None:
         return failed(f"the sns event has a pasted topic ARN ({arn})", expected,
                       fix + " A pasted ARN breaks in every other stage, region or account.")
     if isinstance(arn, str) and re.fullmatch(r"\$\{ssm:/wild-rydes/[A-Za-z0-9-]+/SnsTopicArn\}", arn):
-        return failed(f"the sns event reads {arn}: the stage is fixed", expected, f"In {RR_YML}, {STAGE_HINT}.")
+        return failed(f"the sns event reads {_shown(arn)}: the stage is fixed", expected, f"In {RR_YML}, {STAGE_HINT}.")
     if isinstance(arn, str) and sls.unresolved(arn):
         printed = sls.framework_print(ctx, RR)
         events = sls.events(sls.functions(printed or {}).get("PutRideRecordSns") or {}, "sns")
         resolved = _sns_arn(events[0], printed) if events else None
         if isinstance(resolved, str) and resolved.startswith("arn:aws:sns:") and ":wild-rydes-" in resolved:
             return None
-        return failed(f"the sns event's arn is {arn} (the framework resolves it to {resolved or 'nothing'})", expected, fix)
-    return failed(f"the sns event's arn is {arn!r}", expected, fix)
+        return failed(f"the sns event's arn is {_shown(arn)} (the framework resolves it to {resolved or 'nothing'})", expected, fix)
+    return failed(f"the sns event's arn is {_shown(arn)}", expected, fix)
 
 
 def sns_event_declared(ctx) -> Result:
