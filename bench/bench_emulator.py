@@ -125,25 +125,27 @@ def main() -> None:
 
         lam = boto3.client("lambda", endpoint_url=info.endpoint, region_name="us-east-1",
                            aws_access_key_id="testing", aws_secret_access_key="testing")
-        name = "fixture-record-test-Echo"
-        lam.invoke(FunctionName=name, Payload=b"{}")  # unpacks the code once
-        invoke = []
-        for _ in range(reps * 2):
-            t = time.perf_counter()
-            lam.invoke(FunctionName=name, Payload=b"{}")
-            invoke.append(time.perf_counter() - t)
-        table = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]["TABLE_NAME"]
-        direct_env = {**os.environ, "TABLE_NAME": table, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
-                      "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": info.endpoint}
-        code = ("from handlers.record import echo\n"
-                "class C:\n function_name='f'; aws_request_id='r'; invoked_function_arn='a'\n"
-                " def get_remaining_time_in_millis(self): return 1000\n"
-                "echo({}, C())")
-        direct = []
-        for _ in range(reps * 2):
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], cwd=record, env=direct_env, check=True, capture_output=True)
-            direct.append(time.perf_counter() - t)
+        invoke, direct = {}, {}
+        for label, name, module, function in (("boto3 handler", "fixture-record-test-Echo", "handlers.record", "echo"),
+                                                ("no-op handler", "fixture-record-test-Noop", "handlers.noop", "handler")):
+            lam.invoke(FunctionName=name, Payload=b"{}")  # unpacks the code once
+            invoke[label] = []
+            for _ in range(reps * 2):
+                t = time.perf_counter()
+                lam.invoke(FunctionName=name, Payload=b"{}")
+                invoke[label].append(time.perf_counter() - t)
+            table = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]["TABLE_NAME"]
+            direct_env = {**os.environ, "TABLE_NAME": table, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
+                          "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": info.endpoint}
+            code = (f"from {module} import {function}\n"
+                    "class C:\n function_name='f'; aws_request_id='r'; invoked_function_arn='a'\n"
+                    " def get_remaining_time_in_millis(self): return 1000\n"
+                    f"{function}({{}}, C())")
+            direct[label] = []
+            for _ in range(reps * 2):
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-c", code], cwd=record, env=direct_env, check=True, capture_output=True)
+                direct[label].append(time.perf_counter() - t)
 
         emulator.stop(state)
         restored = [our_start(state) for _ in range(max(2, reps // 2))]
@@ -164,8 +166,10 @@ def main() -> None:
     print(f"{'resident memory after both fixture deploys (MB; peak)':58} {rss:9.1f} {peak:9.1f} {'':>7}")
     print(f"{'resident memory after a restart that restored them (MB)':58} {med(r[2] for r in restored):9.1f}")
     print(f"{'two osls deploys (s)':58} {deploy_s:9.2f}")
-    print(f"{'one invocation (s) vs same handler via python -c':58} {med(invoke):9.3f} {med(direct):9.3f} {med(invoke) / med(direct):7.2f}")
-    print(f"{'invocation overhead (s)':58} {med(invoke) - med(direct):9.3f}")
+    for label in invoke:
+        ours_s, base_s = med(invoke[label]), med(direct[label])
+        print(f"{'one invocation, ' + label + ' (s) vs python -c':58} {ours_s:9.3f} {base_s:9.3f} {ours_s / base_s:7.2f}")
+        print(f"{'  overhead (s)':58} {ours_s - base_s:9.3f}")
 
 
 if __name__ == "__main__":
