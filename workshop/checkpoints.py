@@ -10,8 +10,6 @@ This module is also the core API the commands use (reset, solve, restore, diff, 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,27 +194,13 @@ def record_step(root: Path, course: Course, step: Step) -> RecordResult:
     files = repo.lines("diff", "--name-only", "-z", "--no-renames", base, tree)
     patch = repo.run("diff", "--no-color", "--no-ext-diff", "--no-renames", "--binary", "--full-index", base, tree, binary=True)
     target = patch_path(course, step)
-    _write_bytes_atomic(target, patch)
+    workspace.write_atomic(target, patch)
     problem = None
     try:
         init_repo(root, course)
     except CourseError as exc:
         problem = exc.message
     return RecordResult(patch=target, files=files, later_problem=problem)
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # The operations live in their own modules; this is the one place commands import them from.

@@ -152,15 +152,15 @@ def save_state(root: Path, state: State) -> None:
     write_atomic(state_path(root), json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so a reader sees the old or the new content, never a torn file."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` so a reader sees the old or the new content, never a torn file."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
