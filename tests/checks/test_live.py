@@ -73,6 +73,11 @@ def other_stage_and_region(world, root):
             "region": world.run(root, ["stacks-deployed"], region="us-west-2")["stacks-deployed"]}
 
 
+@probe(4)
+def ride_in_a_stage_never_deployed(world, root):
+    return world.run(root, ["ride-recorded"], stage="prod")
+
+
 @probe(0)
 def expired_credentials(world, root):
     from botocore.exceptions import ClientError
@@ -93,6 +98,18 @@ def expired_credentials(world, root):
         return world.run(root, ["stacks-deployed", "live-http-function"])
     finally:
         world.connect = connect
+
+
+@probe(3)
+def record_url_parameter_deleted(world, root):
+    ssm = world.client("ssm")
+    name = "/wild-rydes-ride-record/dev/URL"
+    value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    ssm.delete_parameter(Name=name)
+    try:
+        return world.run(root, ["live-record-url-parameter"])
+    finally:
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
 
 
 @probe(10)
@@ -208,6 +225,36 @@ def test_step_fails_at_its_start_and_passes_after(chain, number):
         for run in done.before.runs:
             if not run.result.passed:
                 assert run.result.fix, run.check.id
+
+
+def test_every_live_and_behaviour_check_was_seen_failing_and_passing(chain):
+    from workshop.checks import registry
+
+    seen = {}
+    for done in chain["steps"].values():
+        for report in (done.before, done.after):
+            for run in (report.runs if report else []):
+                seen.setdefault(run.check.id, set()).add(run.result.result)
+    for found in chain["probes"].values():
+        if isinstance(found, dict):
+            for check_id, result in found.items():
+                if check_id in registry.CHECKS:
+                    seen.setdefault(check_id, set()).add(result.result)
+    gaps = set().union(*EMULATOR_GAPS.values())
+    for check in registry.CHECKS.values():
+        if check.family != "static":
+            assert "fail" in seen.get(check.id, set()), f"{check.id} never failed"
+            assert "pass" in seen.get(check.id, set()) or check.id in gaps, f"{check.id} never passed"
+
+
+def test_a_ride_in_a_stage_never_deployed_says_so(chain):
+    result = chain["probes"]["ride_in_a_stage_never_deployed"]["ride-recorded"]
+    assert result.result == "fail" and "stage dev" in result.observed and "writes" not in result.observed
+
+
+def test_record_url_parameter_deleted(chain):
+    result = chain["probes"]["record_url_parameter_deleted"]["live-record-url-parameter"]
+    assert result.result == "fail" and "no SSM parameter" in result.observed and "workshop deploy wild-rydes-ride-record" in result.fix
 
 
 def test_no_check_made_an_undeclared_call(chain):

@@ -164,8 +164,11 @@ def poison_ride(ctx) -> Result:
         return failed(f"{ctx.target.stack(RR)} has no SQS queue", "RideRecordDlq deployed",
                       f"Declare RideRecordDlq in {RR}/serverless.yml, then {deploy_cmd(RR)}.")
     queue_url = next(iter(queues.values()))["PhysicalResourceId"]
-    poison = f"workshop-poison-{uuid.uuid4().hex[:12]}"
-    ctx.client("sns").publish(TopicArn=topic, Message=f"{poison}: not a ride (published by `workshop verify` to test the DLQ)")
+    earlier = (ctx.history.get("dead-letter-queue") or {}).get("checks", {}).get("poison-ride-dead-lettered", {})
+    poison = (earlier.get("data") or {}).get("poison") if earlier.get("result") == "pending" else None
+    if poison is None:  # a ride still in flight from the last run is looked for instead of publishing another
+        poison = f"workshop-poison-{uuid.uuid4().hex[:12]}"
+        ctx.client("sns").publish(TopicArn=topic, Message=f"{poison}: not a ride (published by `workshop verify` to test the DLQ)")
     started = time.monotonic()
     limit = DLQ_WAIT if ctx.wait else DLQ_TIMEOUT[ctx.target.name]
     sqs = ctx.client("sqs")
@@ -179,7 +182,8 @@ def poison_ride(ctx) -> Result:
                               "the poison ride in the DLQ", poison=poison)
     if ctx.target.name == "aws" and not ctx.wait:
         return pending(f"poison ride {poison} published; not in the DLQ yet", "the poison ride in the DLQ",
-                       "On AWS, Lambda retries for a few minutes before the DLQ: run `workshop verify --step 13 --wait`.")
+                       "On AWS, Lambda retries for a few minutes before the DLQ: run `workshop verify --step 13 --wait`.",
+                       poison=poison)
     return failed(f"poison ride {poison} is not in the DLQ after {limit:.0f} s", "the poison ride in the DLQ",
                   "Let handler_sns raise on a bad message (no try/except), keep `onError` and sqs:SendMessage, "
                   f"then {deploy_cmd(RR)}.")
