@@ -22,6 +22,9 @@ class _PatchingLoader(importlib.abc.Loader):
     def __init__(self, wrapped: importlib.abc.Loader):
         self._wrapped = wrapped
 
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._wrapped, name)  # get_source, get_resource_reader, is_package...
+
     def create_module(self, spec):  # type: ignore[no-untyped-def]
         return self._wrapped.create_module(spec)
 
