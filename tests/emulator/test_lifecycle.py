@@ -158,3 +158,19 @@ def test_listens_on_loopback_only(running):
     ours = {f"{port:04X}" for port in (running.info.port, running.info.https_port)}
     listening = [row[1] for row in rows if row[3] == "0A" and row[1].split(":")[1] in ours]
     assert sorted(addr.split(":")[0] for addr in listening) == ["0100007F", "0100007F"]
+
+
+def test_a_moto_that_cannot_load_is_reported(tmp_path, monkeypatch):
+    fake = tmp_path / "fake"
+    (fake / "moto").mkdir(parents=True)
+    (fake / "moto" / "__init__.py").write_text("raise ImportError('broken on purpose')\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))  # shadows the real moto in the emulator process only
+    state_dir = tmp_path / "emulator"
+    try:
+        with pytest.raises(WorkshopError) as raised:
+            emulator.start(state_dir)  # returns once listening; moto loads after that
+            wait_for(lambda: emulator.status(state_dir) and False, timeout=30)
+        assert "could not load moto" in raised.value.message and "broken on purpose" in raised.value.message
+        assert "`workshop emulator stop` then `workshop emulator start`" in raised.value.message
+    finally:
+        emulator.stop(state_dir)

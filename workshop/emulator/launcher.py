@@ -59,7 +59,7 @@ def status(state_dir: Path) -> EmulatorInfo | None:
     info = _running_info(state_dir)
     if info is None:
         return None
-    if not _healthy(info.port, HEALTH_TIMEOUT):
+    if not _healthy(info.port, HEALTH_TIMEOUT, state_dir=state_dir):
         raise WorkshopError(f"The emulator (pid {info.pid}) is running but not answering; {RESTART_HINT}.")
     return info
 
@@ -77,7 +77,7 @@ def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
         notes: list[str] = []
         info = _running_info(state_dir, notes)
         if info is not None:
-            if not _healthy(info.port, HEALTH_TIMEOUT):
+            if not _healthy(info.port, HEALTH_TIMEOUT, state_dir=state_dir):
                 raise WorkshopError(f"The emulator (pid {info.pid}) is running but not answering; {RESTART_HINT}.")
             return dataclasses.replace(info, already_running=True, notes=tuple(notes))
         if port and not _port_free(port):
@@ -176,13 +176,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _healthy(port: int, timeout: float, need_ready: bool = False) -> bool:
-    """The emulator answers (requests are accepted; they wait while moto loads) and, if asked, has loaded."""
+def _healthy(port: int, timeout: float, need_ready: bool = False, state_dir: Path | None = None) -> bool:
+    """The emulator answers (requests are accepted; they wait while moto loads) and, if asked, has loaded.
+
+    Raises when it answers that loading moto failed (its requests would all fail).
+    """
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_workshop/health", timeout=timeout) as response:
             answer = json.loads(response.read())
     except (OSError, ValueError):
         return False
+    if answer.get("error"):
+        where = f"see {log_file(state_dir)}, then " if state_dir else ""
+        raise WorkshopError(f"The emulator could not load moto ({answer['error']}); {where}{RESTART_HINT}.")
     return bool(answer.get("ready")) or not need_ready
 
 
@@ -212,8 +218,12 @@ def _wait_ready(state_dir: Path, proc: subprocess.Popen[bytes], port: int) -> Em
         if code is not None:
             raise _start_failure(state_dir, code, port)
         data = files.read_json(path)
-        if data is not None and data.get("pid") == proc.pid and _healthy(int(data["port"]), 2.0, restoring):
-            return _info_from(state_dir, files.read_json(path) or data)
+        try:
+            if data is not None and data.get("pid") == proc.pid and _healthy(int(data["port"]), 2.0, restoring, state_dir):
+                return _info_from(state_dir, files.read_json(path) or data)
+        except WorkshopError:
+            _terminate(proc.pid)
+            raise
         time.sleep(delay)
         delay = min(delay * 1.5, 0.1)
     _terminate(proc.pid)

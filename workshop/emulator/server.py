@@ -31,6 +31,7 @@ HEALTH = "/_workshop/health"
 _ready = threading.Event()  # moto imported and patched, state restored
 _save_lock = threading.Lock()
 _moto_handler: list[type] = []
+_load_error: list[str] = []
 
 
 class _Handler(WSGIRequestHandler):
@@ -53,7 +54,8 @@ class Control:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") == HEALTH:
-            body = json.dumps({"ready": _ready.is_set(), "pid": os.getpid()}).encode()
+            error = _load_error[0] if _load_error else None
+            body = json.dumps({"ready": _ready.is_set(), "pid": os.getpid(), "error": error}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         _ready.wait(300)
@@ -122,7 +124,8 @@ def _load(control: Control, state_file: Path, notes: list[str]) -> None:
             log.warning(note)
         log.info("moto %s loaded%s in %.3f s", persist.moto_version(),
                  " and state restored" if state_file.exists() and not note else "", time.perf_counter() - started)
-    except Exception:  # noqa: BLE001 - logged; requests then get a 503 that points at the log
+    except Exception as exc:  # noqa: BLE001 - logged; the health check reports it, requests get a 503
+        _load_error.append(f"{type(exc).__name__}: {exc}")
         log.exception("loading moto failed")
     finally:
         _ready.set()
