@@ -44,8 +44,11 @@ class Gateway:
 
 
 def _json(status: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "ForbiddenException")], \
-        json.dumps({"message": message}).encode()
+    """An API Gateway error response: status line, headers, body."""
+    kind = {"403": "ForbiddenException", "502": "InternalServerErrorException"}.get(status[:3], "InternalServerErrorException")
+    if message == "Missing Authentication Token":
+        kind = "MissingAuthenticationTokenException"
+    return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", kind)], json.dumps({"message": message}).encode()
 
 
 def _find_api(api_id: str, region: str | None) -> tuple[Any, str, str] | None:
