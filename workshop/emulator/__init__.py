@@ -1,6 +1,19 @@
-"""The embedded AWS target: moto in server mode, extended so the workshop runs offline (see launcher.py for the API).
+"""The embedded AWS target: moto in server mode, extended so the workshop runs offline, on 127.0.0.1 only.
 
-Importing this package is cheap: moto is only imported inside the emulator process.
+Core API (cheap to import: moto is only imported inside the emulator process):
+    start(state_dir, port=0) -> EmulatorInfo     detached process, waits until it answers; `already_running` if it was
+    stop(state_dir) -> bool                      SIGTERM (the state is saved), SIGKILL after a bound; False if none ran
+    status(state_dir) -> EmulatorInfo | None     None when not running (a stale pid file is removed)
+    ensure_running(state_dir) -> EmulatorInfo    status() or start()
+    log_file / tail_log / follow_log             the emulator's log
+Errors the learner can act on are WorkshopError with the command to run next.
+
+One module per gap moto leaves (patches.py says which patch applies to which moto module, at its first import):
+    lambda_patch, lambda_run, sandbox, runtime/   local Lambda execution in a clean interpreter, AWS-format logs
+    async_invoke, sns_delivery                    SNS and Event invocations: background, retried, then DLQ/destination
+    cfn_types, cfn_fixes, s3_policy               CloudFormation types moto skips and the bugs Serverless deploys hit
+    gateway, tls, runtime/_workshop_netroute.py   execute-api over HTTP(S), also from inside a function
+    persist, server, activity                     the process itself and its state across restarts
 """
 
 from workshop.emulator.launcher import EmulatorInfo, ensure_running, start, status, stop
