@@ -103,3 +103,11 @@ def test_after_import_patches_a_module_once_it_loads(tmp_path, monkeypatch):
     hooks.after_import("hooked_example_mod", lambda module: seen.append(2))  # already imported: runs at once
     assert seen == [1, 2]
     monkeypatch.delitem(sys.modules, "hooked_example_mod")
+
+
+def test_a_python_started_by_a_function_sees_no_site_packages(tmp_path):
+    env = {"PATH": os.environ["PATH"], "_WORKSHOP_GATEWAY": "1:2:/nonexistent", "PYTHONPATH": str(sandbox.RUNTIME_DIR)}
+    code = "import importlib.util, json, socket; print(json.dumps([importlib.util.find_spec('moto') is None, socket._workshop_routed]))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [True, True]
