@@ -93,20 +93,27 @@ def existing_parameters(session, names: Iterable[str]) -> set[str]:
     return found
 
 
-@contextmanager
-def exported(root: Path, ref: str) -> Iterator[Path]:
-    """A temporary folder holding the files of a checkpoint ref (never the learner's working tree)."""
-    check = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=root,
-                           capture_output=True, text=True, check=False)
+def export(root: Path, ref: str, destination: Path) -> Path:
+    """Write the files of a checkpoint ref (a commit or a tree) into `destination` (never the learner's working tree)."""
+    check = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref if ref.endswith("}") else f"{ref}^{{tree}}"],
+                           cwd=root, capture_output=True, text=True, check=False)
     if check.returncode != 0:
         raise WorkshopError(f"The checkpoint {ref} is missing from this workspace: run `workshop init {root}` to rebuild the checkpoints.")
-    with tempfile.TemporaryDirectory(prefix="workshop-replay-") as tmp:
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="workshop-export-") as tmp:
         archive = Path(tmp) / "checkpoint.tar"
         with archive.open("wb") as sink:
-            subprocess.run(["git", "archive", "--format=tar", ref], cwd=root, stdout=sink, check=True)
+            subprocess.run(["git", "archive", "--format=tar", check.stdout.strip()], cwd=root, stdout=sink, check=True)
         with tarfile.open(archive) as tar:
-            tar.extractall(Path(tmp) / "tree", filter="data")
-        yield Path(tmp) / "tree"
+            tar.extractall(destination, filter="data")
+    return destination
+
+
+@contextmanager
+def exported(root: Path, ref: str) -> Iterator[Path]:
+    """A temporary folder holding the files of a checkpoint ref."""
+    with tempfile.TemporaryDirectory(prefix="workshop-replay-") as tmp:
+        yield export(root, ref, Path(tmp) / "tree")
 
 
 Deploy = Callable[[str, Path, str], None]  # (service, service_dir, why)

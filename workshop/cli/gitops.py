@@ -248,18 +248,36 @@ def dev_record(
 @dev_app.command("check")
 def dev_check(
     skip_tests: Annotated[bool, typer.Option("--skip-tests", help="Only check that the patches apply and no stray file is shipped.")] = False,
+    skip_live: Annotated[bool, typer.Option("--skip-live", help="Skip the per-step check walk on the embedded emulator.")] = False,
 ) -> None:
-    """Check the course: every patch applies in order, each checkpoint's unit tests pass, the start fails step 1's test."""
+    """Check the course: patches apply in order, checkpoints' unit tests pass, and on the emulator every step's checks
+    fail at its start and pass after its solution and deploys."""
     from workshop import course, devcheck, render
     from workshop.checks import registry
 
-    report = devcheck.check_course(course.load(known_checks=registry.ids()), run_tests=not skip_tests)
+    loaded = course.load(known_checks=registry.ids())
+    report = devcheck.check_course(loaded, run_tests=not skip_tests)
     console = render.out_console()
-    for item in report:
+
+    def show(item) -> None:
         mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
         console.print(f"{mark} {item.name}", highlight=False, soft_wrap=True)
         if item.detail and not item.ok:
             console.print(item.detail, highlight=False, markup=False, soft_wrap=True)
+
+    for item in report:
+        show(item)
+    if not skip_live and all(item.ok for item in report):
+        from workshop import devcheck_live
+
+        def on_step(done) -> None:
+            rule = "checks fail at its start, pass after" if done.before is not None else "checks pass after (behaviour: exempt at its start)"
+            item = devcheck.Item(f"step {done.step.number} ({done.step.id}): {rule}", done.ok, done.problem())
+            report.append(item)
+            show(item)
+
+        with render.err_console().status("walking every step on the embedded emulator"):
+            devcheck_live.check_steps(loaded, on_step)
     failed = [item for item in report if not item.ok]
     if failed:
         render.error_line(f"{len(failed)} of {len(report)} course checks failed (see above).")
