@@ -143,6 +143,8 @@ def test_dev_record_and_check(tmp_path, sample_course, cli, monkeypatch):
     (root / "svc-b" / "app.py").write_text('def handler(event, context):\n    return {"statusCode": 201, "body": "new"}\n')
     out = ok(cli("-w", str(root), "dev", "record", "1"))
     assert "01-second.patch" in out and "Checkpoint branches rebuilt" in out
-    check = cli("dev", "check", "--skip-tests")
-    assert check.exit_code == 0, check.output
+    check = cli("dev", "check", "--skip-tests", "--skip-live")
     assert "all 2 patches apply in order" in check.output
+    # The sample course names checks the real registry does not have: reported, not hidden.
+    assert check.exit_code == 1 and "FAIL every check named in course.toml exists" in check.output, check.output
+    assert "unknown check 'check-one'" in check.output

@@ -255,8 +255,15 @@ def dev_check(
     from workshop import course, devcheck, render
     from workshop.checks import registry
 
-    loaded = course.load(known_checks=registry.ids())
-    report = devcheck.check_course(loaded, run_tests=not skip_tests)
+    from workshop.errors import CourseError
+
+    loaded = course.load()
+    try:
+        course.load(known_checks=registry.ids())
+        names = devcheck.Item("every check named in course.toml exists", True)
+    except CourseError as exc:
+        names = devcheck.Item("every check named in course.toml exists", False, exc.detail or exc.message)
+    report = [names, *devcheck.check_course(loaded, run_tests=not skip_tests)]
     console = render.out_console()
 
     def show(item) -> None:
