@@ -93,3 +93,20 @@ def test_numbers_must_follow_file_order(tmp_path):
     with pytest.raises(CourseError) as info:
         course.load(root)
     assert "has number 5, expected 1" in info.value.detail
+
+
+def test_the_parsed_course_is_cached_and_a_changed_file_is_read_again(tmp_path):
+    root = _broken_copy(tmp_path, lambda t: t)
+    first = course.load(root)
+    cached = list((course._cache_file(course._cache_key(root))).parent.glob("course-*.json"))
+    assert cached, "the validated course should be cached"
+    course._load.cache_clear()
+    assert course.load(root) == first  # from the cache
+    toml = root / "steps" / "course.toml"
+    toml.write_text(toml.read_text().replace('title = "The third step"', 'title = "The third step, renamed"'))
+    course._load.cache_clear()
+    assert course.load(root).step("2").title == "The third step, renamed"
+    (root / "steps" / "01-second.md").unlink()  # the folder changes too: validation runs again
+    course._load.cache_clear()
+    with pytest.raises(CourseError, match="invalid"):
+        course.load(root)

@@ -5,10 +5,9 @@ Errors name the file and the line (or key) so a course author can fix them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import tomllib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,10 +18,34 @@ KINDS = ("code", "config", "deploy", "behaviour", "reliability")
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One step of the module."""
+class _Record:
+    """A small read-only record. Not a dataclass: these are built on every command's start, where each dataclass
+    definition costs ~3 ms (see bench/bench_startup.py)."""
 
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, **values) -> None:
+        for name in self.__slots__:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, getattr(self, "id", None)))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__ if n not in ("steps", "questions", "welcome", "final"))
+        return f"{type(self).__name__}({shown})"
+
+
+class Step(_Record):
+    """One step of the module: id, number, title, services, kinds, hints, checks, deploys (tuples) and its markdown path."""
+
+    __slots__ = ("id", "number", "title", "services", "kinds", "hints", "checks", "deploys", "path")
     id: str
     number: int
     title: str
@@ -31,7 +54,7 @@ class Step:
     hints: tuple[str, ...]
     checks: tuple[str, ...]
     deploys: tuple[str, ...]
-    path: Path  # the step's markdown
+    path: Path
 
     @property
     def slug(self) -> str:
@@ -42,10 +65,10 @@ class Step:
         return self.path.read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
-class Question:
+class Question(_Record):
     """One of the module's questions (cost, order, retries)."""
 
+    __slots__ = ("id", "title", "path")
     id: str
     title: str
     path: Path
@@ -54,10 +77,10 @@ class Question:
         return self.path.read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
-class Course:
+class Course(_Record):
     """The whole course as loaded from a course folder (steps/, checkpoints/, solutions/)."""
 
+    __slots__ = ("root", "title", "course_version", "welcome", "final", "services", "steps", "questions")
     root: Path
     title: str
     course_version: str
@@ -108,6 +131,11 @@ def load(root: Path | None = None, known_checks: frozenset[str] | None = None) -
 
 @lru_cache(maxsize=8)
 def _load(root: Path, known_checks: frozenset[str] | None) -> Course:
+    key = _cache_key(root)
+    if known_checks is None and key is not None and (cached := _read_cache(key)) is not None:
+        return cached
+    import tomllib
+
     path = root / "steps" / "course.toml"
     try:
         raw = path.read_text(encoding="utf-8")
@@ -120,7 +148,64 @@ def _load(root: Path, known_checks: frozenset[str] | None) -> Course:
     course = _build(root, data, problems, known_checks)
     if problems.items:
         raise CourseError(f"The course in {root} is invalid ({len(problems.items)} problems).", detail="\n".join(problems.items))
+    if key is not None:
+        _write_cache(key, course)
     return course
+
+
+# --- a validated course, cached as JSON: every command loads the course, and TOML parsing is the slow part ---
+
+
+def _cache_key(root: Path) -> str | None:
+    """Changes whenever course.toml, or the list of files in steps/ or steps/questions/, changes."""
+    import hashlib
+
+    from workshop import __version__
+
+    try:
+        parts = [str(root.resolve()), __version__, str(FORMAT_VERSION)]
+        for item in (root / "steps" / "course.toml", root / "steps", root / "steps" / "questions"):
+            info = item.stat()
+            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
+    except OSError:
+        return None
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def _cache_file(key: str) -> Path:
+    from workshop.errors import workshop_home
+
+    return workshop_home() / "cache" / f"course-{key}.json"
+
+
+def _read_cache(key: str) -> Course | None:
+    try:
+        data = json.loads(_cache_file(key).read_text(encoding="utf-8"))
+        root = Path(data["root"])
+        steps = tuple(Step(**{**s, "path": root / s["path"], **{k: tuple(s[k]) for k in _TUPLES}}) for s in data["steps"])
+        questions = tuple(Question(**{**q, "path": root / q["path"]}) for q in data["questions"])
+        return Course(**{**data, "root": root, "steps": steps, "questions": questions})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no cache, or one from another layout: parse the TOML
+
+
+_TUPLES = ("services", "kinds", "hints", "checks", "deploys")
+
+
+def _write_cache(key: str, course: Course) -> None:
+    from workshop.workspace import write_atomic
+
+    def rel(path: Path) -> str:
+        return str(path.relative_to(course.root))
+
+    data = {name: getattr(course, name) for name in Course.__slots__ if name not in ("steps", "questions")}
+    data["root"] = str(course.root)
+    data["steps"] = [{**{n: getattr(s, n) for n in Step.__slots__}, "path": rel(s.path)} for s in course.steps]
+    data["questions"] = [{**{n: getattr(q, n) for n in Question.__slots__}, "path": rel(q.path)} for q in course.questions]
+    try:
+        write_atomic(_cache_file(key), json.dumps(data))
+    except OSError:
+        pass  # a read-only home: every command parses the TOML, which is correct, only slower
 
 
 class _Problems:
