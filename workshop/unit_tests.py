@@ -31,9 +31,15 @@ def run(service_dir: Path, *, stream: TextIO | None = None, timeout: float = 300
     if not (service_dir / "tests").is_dir():
         raise WorkshopError(f"{service_dir} has no tests/ folder: run `workshop reset --step N` to bring the files back.")
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    try:  # pytest writes straight to a real terminal or file; anything else (a test's capture) gets a copy
+        direct = stream is not None and stream.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        direct = False
     try:
-        done = subprocess.run(argv, cwd=service_dir, env=offline_env(), timeout=timeout, check=False,
-                              stdout=stream, stderr=subprocess.STDOUT if stream else None)
+        done = subprocess.run(argv, cwd=service_dir, env=offline_env(), timeout=timeout, check=False, text=True,
+                              stdout=stream if direct else subprocess.PIPE, stderr=subprocess.STDOUT)
     except subprocess.TimeoutExpired:
         raise WorkshopError(f"The tests of {service_dir.name} ran longer than {timeout:.0f}s; look for a test waiting on the network.") from None
+    if stream is not None and not direct:
+        stream.write(done.stdout or "")
     return done.returncode

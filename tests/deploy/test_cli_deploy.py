@@ -79,3 +79,15 @@ def test_doctor_outside_a_workspace_says_how_to_get_one(tmp_path, cli, monkeypat
     result = cli("doctor")
     assert result.exit_code == 1
     assert "workshop init" in result.output
+
+
+def test_workshop_test_runs_the_services_own_tests_offline(tmp_path, cli, monkeypatch):
+    root = tmp_path / "ws"
+    assert cli("init", str(root)).exit_code == 0
+    monkeypatch.chdir(root)
+    assert cli("test", "wild-rydes-ride-record").exit_code == 0
+    handler = root / "wild-rydes-ride-record" / "handlers" / "put_ride_record.py"
+    handler.write_text(handler.read_text().replace("put_item(", "put_itme("))
+    failed = cli("test", "wild-rydes-ride-record")
+    assert failed.exit_code == 1, failed.output
+    assert "1 failed" in failed.output  # pytest's own summary reaches the learner

@@ -200,4 +200,8 @@ def test_command(
     session = open_session(ctx, workspace_dir)
     rollout.check_service(service)
     code = unit_tests.run(session.root / service, stream=sys.stdout)
-    raise typer.Exit(code)
+    if code != 0:
+        from workshop import render
+
+        render.error_line(f"The {service} tests did not pass: fix what pytest reports above, then `workshop test {service}` again.")
+        raise typer.Exit(1)
