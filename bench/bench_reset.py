@@ -38,7 +38,7 @@ def main() -> None:
     os.environ.update({"HOME": str(scratch), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
                        "WORKSHOP_HOME": str(scratch / "wh")})
     sys.path.insert(0, str(REPO))
-    from workshop import checkpoints, course, workspace
+    from workshop import checkpoints, course, gitrepo, workspace
 
     loaded = course.load()
     a, b = (loaded.step(n) for n in args.steps)
@@ -51,12 +51,15 @@ def main() -> None:
     ref_b = f"checkpoint/{loaded.steps[b.number - 1].slug}"
     files = len(list((root / "wild-rydes").rglob("*"))) + len(list((root / "wild-rydes-ride-record").rglob("*")))
 
-    core, cli, git = [], [], []
+    core, cli, git, spawned = [], [], [], []
     env = {**os.environ, "WORKSHOP_COURSE_DIR": str(loaded.root)}
+    real_call = gitrepo.Repo.call  # counts the git subprocesses a reset runs (each costs ~5-10 ms)
+    gitrepo.Repo.call = lambda self, *argv, **kw: spawned.append(argv[0]) or real_call(self, *argv, **kw)
     for _ in range(args.reps):
         for step, ref in ((b, ref_b), (a, ref_a)):
             core.append(timed(lambda: checkpoints.reset_to_step(root, loaded, step)))
             git.append(timed(lambda: subprocess.run(["git", "checkout", "-q", "--detach", ref], cwd=plain, check=True)))
+    gitrepo.Repo.call = real_call
     for _ in range(max(3, args.reps // 3)):
         for step in (b, a):
             command = [sys.executable, "-m", "workshop", "-w", str(root), "reset", "--step", str(step.number)]
@@ -69,6 +72,7 @@ def main() -> None:
     print(f"{'git checkout (same trees)':34}{med['git']:10.1f}{1.0:8.1f}")
     print(f"{'workshop reset, core function':34}{med['core']:10.1f}{med['core'] / med['git']:8.1f}")
     print(f"{'workshop reset, CLI subprocess':34}{med['cli']:10.1f}{med['cli'] / med['git']:8.1f}")
+    print(f"git subprocesses per reset (core): {len(spawned) / len(core):.1f} ({', '.join(sorted(set(spawned)))})")
     print("target: core <= 3.0x git checkout")
     shutil.rmtree(scratch, ignore_errors=True)
 

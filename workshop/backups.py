@@ -8,6 +8,7 @@ Its first parent is HEAD; a second parent, when present, holds the learner's sta
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 import struct
 from dataclasses import dataclass
@@ -71,8 +72,25 @@ def save(repo: Repo, index: Path, tree: str, *, reason: str, head: str | None, h
         f"Restore: {restore_command(name)}\n"
     )
     commit = repo.write_commit(tree, message, parents)
-    repo.create_ref(PREFIX + name, commit)  # the backup exists once this ref does (objects first, ref last)
+    _create_ref(repo, PREFIX + name, commit)  # the backup exists once this ref does (objects first, ref last)
     return Backup(name=name, created=created, reason=reason, files=files, commit=commit)
+
+
+def _create_ref(repo: Repo, ref: str, sha: str) -> None:
+    """Create a new loose ref as git does (exclusive `.lock`, fsync, then rename); an existing ref is an error."""
+    path = repo.git_dir / ref
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    try:
+        os.write(fd, f"{sha}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if path.exists() or ref in repo.packed_refs():
+        lock.unlink()
+        raise GitFailed(f"{ref} exists already")
+    os.replace(lock, path)
 
 
 def _trailer(message: str, key: str) -> str:

@@ -2,15 +2,21 @@
 
 Git runs through GitPython's command runner with argument lists (never a shell). Nothing here prints. The runner
 commits under its own identity (environment variables), so it never needs or changes the learner's git config.
+A few things are done in-process exactly as git does them, because each git subprocess costs ~5-10 ms: resolving refs,
+writing loose objects, the tree of an index. Each steps aside to git for anything unusual (packed objects, unmerged
+entries, other index formats).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import struct
 import tempfile
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -29,6 +35,7 @@ FIXED_DATE = "946684800 +0000"
 # Where the runner keeps its temporary index files (inside .git, never in the learner's files).
 TEMP_DIR = "workshop"
 LOCK_WAIT_SECONDS = 3.0
+_HEX40 = re.compile(r"[0-9a-f]{40}")
 
 
 class GitFailed(WorkshopError):
@@ -76,7 +83,7 @@ class Repo:
         self.root = Path(root)
         self.git_dir = self.root / ".git"
         self._git = git.Git(str(self.root))
-        self._odb = None
+        self._sha1: bool | None = None
 
     # -- running git ---------------------------------------------------------------------------------------------
     def call(
@@ -134,8 +141,43 @@ class Repo:
             return None
 
     def revs(self, *refs: str) -> list[str]:
-        """Several object ids in one git call (each must exist)."""
-        return self.run("rev-parse", *refs).split()
+        """Several object ids (each must exist): read in-process when they can be, else in one git call."""
+        found = [self._resolve(ref) for ref in refs]
+        return found if all(found) else self.run("rev-parse", *refs).split()
+
+    def _resolve(self, name: str) -> str | None:
+        """HEAD, a full ref name or an object id, each optionally `^{tree}` of a loose commit, read from git's files.
+
+        None whenever git should answer instead (anything else, packed objects, unusual contents).
+        """
+        ref, tree = (name[:-7], True) if name.endswith("^{tree}") else (name, False)
+        for _ in range(5):  # a symbolic ref (HEAD: `ref: refs/heads/main`) names the next one
+            if _HEX40.fullmatch(ref):
+                break
+            if ref != "HEAD" and not ref.startswith("refs/") or ".." in ref:
+                return None
+            try:
+                ref = (self.git_dir / ref).read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError):
+                ref = self.packed_refs().get(ref, "")
+            ref = ref[5:] if ref.startswith("ref: ") else ref
+        if not _HEX40.fullmatch(ref) or not tree:
+            return ref if _HEX40.fullmatch(ref) else None
+        try:
+            data = zlib.decompress((self.git_dir / "objects" / ref[:2] / ref[2:]).read_bytes())
+        except (OSError, zlib.error):
+            return None
+        header, _, body = data.partition(b"\0")
+        found = body[5:45].decode("ascii", "replace") if header.startswith(b"commit ") and body[:5] == b"tree " else ""
+        return found if _HEX40.fullmatch(found) else None
+
+    def packed_refs(self) -> dict[str, str]:
+        """Ref name -> object id, as `git pack-refs` left them in `.git/packed-refs`."""
+        try:
+            text = (self.git_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return {}
+        return {line[41:]: line[:40] for line in text.splitlines() if line[40:41] == " " and _HEX40.fullmatch(line[:40])}
 
     def commit_tree(self, tree: str, message: str, parents: Sequence[str] = (), date: str | None = None) -> str:
         args = ["commit-tree", tree]
@@ -144,45 +186,41 @@ class Repo:
         return self.run(*args, env=runner_env(date), stdin=message.encode("utf-8")).strip()
 
     def write_commit(self, tree: str, message: str, parents: Sequence[str] = ()) -> str:
-        """Like commit-tree (runner identity, now), written in-process through GitPython's object store: no subprocess."""
-        from io import BytesIO
-
-        from gitdb.base import IStream
-
+        """Like commit-tree (runner identity, now), written in-process: no subprocess."""
         stamp = f"{int(time.time())} +0000"
         lines = [f"tree {tree}", *(f"parent {p}" for p in parents)]
         lines += [f"author {RUNNER_NAME} <{RUNNER_EMAIL}> {stamp}", f"committer {RUNNER_NAME} <{RUNNER_EMAIL}> {stamp}", "", message]
-        data = "\n".join(lines).encode("utf-8")
-        sha = self.objects().store(IStream(b"commit", len(data), BytesIO(data))).hexsha
-        return sha.decode("ascii") if isinstance(sha, bytes) else sha
+        return self.store(b"commit", "\n".join(lines).encode("utf-8")).hex()
 
-    def objects(self):
-        """GitPython's object database of the repository (loose writes and reads happen in-process)."""
-        if self._odb is None:
-            from git.db import GitCmdObjectDB
+    def store(self, kind: bytes, data: bytes) -> bytes:
+        """Write one loose object in-process as git does (temp file in its folder, read-only, renamed); its binary id."""
+        if not self.sha1_objects():
+            return bytes.fromhex(self.run("hash-object", "-t", kind.decode(), "-w", "--stdin", stdin=data).strip())
+        raw = b"%s %d\0%s" % (kind, len(data), data)
+        sha = hashlib.sha1(raw).digest()
+        path = self.git_dir / "objects" / sha[:1].hex() / sha[1:].hex()
+        if not path.is_file():  # objects are immutable: one already there (same id) is the same bytes
+            path.parent.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=path.parent)  # the name git's gc cleans up if left behind
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(zlib.compress(raw))
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return sha
 
-            self._odb = GitCmdObjectDB(str(self.git_dir / "objects"), self._git)
-        return self._odb
-
-    def create_ref(self, ref: str, sha: str) -> None:
-        """Create a new loose ref as git does (exclusive `.lock`, then rename); an existing ref is an error."""
-        path = self.git_dir / ref
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = path.with_name(path.name + ".lock")
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        try:
-            os.write(fd, f"{sha}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if path.exists() or self.rev_packed(ref):
-            lock.unlink()
-            raise GitFailed(f"{ref} exists already")
-        os.replace(lock, path)
-
-    def rev_packed(self, ref: str) -> bool:
-        packed = self.git_dir / "packed-refs"
-        return packed.is_file() and f" {ref}\n" in packed.read_text(encoding="utf-8", errors="replace")
+    def sha1_objects(self) -> bool:
+        """False when the repository names objects another way (SHA-256): then only git writes or parses them."""
+        if self._sha1 is None:
+            try:
+                config = (self.git_dir / "config").read_text(encoding="utf-8", errors="replace").lower()
+            except OSError:
+                config = ""
+            self._sha1 = "objectformat" not in config
+        return self._sha1
 
     def update_refs(self, updates: Sequence[tuple[str, str, str | None]], message: str) -> None:
         """Update several refs in one transaction: (ref, new, expected old; "" = must not exist, None = any)."""
@@ -244,7 +282,35 @@ class Repo:
     def snapshot(self, index: Path) -> str:
         """Stage the whole working tree (tracked, modified, untracked; never the ignored folders) into `index`; its tree id."""
         self.run("add", "-A", "-f", "--", *exclude_pathspecs(), index=index)
-        return self.run("write-tree", index=index).strip()
+        return self.write_index_tree(index) or self.run("write-tree", index=index).strip()
+
+    def write_index_tree(self, index: Path) -> str | None:
+        """`git write-tree` in-process (None when git must do it: unmerged or flagged entries, other index formats)."""
+        parsed = _parse_index(index) if self.sha1_objects() else None
+        if parsed is None or not parsed[1]:
+            return None
+        root: dict = {}
+        for path, entry in parsed[0].items():
+            *folders, name = path.encode("utf-8", "surrogateescape").split(b"/")
+            node = root
+            for folder in folders:
+                node = node.setdefault(folder, {})
+                if not isinstance(node, dict):
+                    return None  # a file and a folder of the same name: not an index git wrote
+            if isinstance(node.get(name), dict):
+                return None
+            node[name] = entry
+
+        def write(node: dict) -> bytes:
+            rows = []  # git sorts a tree's entries by name bytes, a folder's name as if it ended in "/"
+            for name, value in node.items():
+                if isinstance(value, dict):
+                    rows.append((name + b"/", b"40000 " + name + b"\0" + write(value)))
+                else:
+                    rows.append((name, b"%o " % value[0] + name + b"\0" + value[1]))
+            return self.store(b"tree", b"".join(row for _, row in sorted(rows)))
+
+        return write(root).hex()
 
     def tree_of(self, path: Path) -> str:
         """The tree of the working tree right now (a throwaway index)."""
@@ -282,42 +348,18 @@ def open_repo(root: Path) -> Repo:
     return repo
 
 
-INDEX_LOCKED = (
-    "Another git command seems to be running in {root} ({lock} exists). Wait for it to finish; if none is running, "
-    "delete {lock} and run the command again."
-)
-
-
-def lock_index(repo: Repo) -> Path:
-    """Take `.git/index.lock` as git does (exclusive create), so no other git changes the index meanwhile."""
-    lock = repo.git_dir / "index.lock"
+def _parse_index(index: Path) -> tuple[dict[str, tuple[int, bytes]], bool] | None:
+    """(stage-0 entries path -> (mode, sha), True when every entry is a plain stage-0 one); None for formats but v2/v3."""
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        raise GitFailed(INDEX_LOCKED.format(root=repo.root, lock=lock)) from None
-    os.close(fd)
-    return lock
-
-
-def install_index(repo: Repo, new_index: Path | None) -> None:
-    """Replace the real index by `new_index` through the lock we hold (git's own protocol); None only releases it."""
-    lock = repo.git_dir / "index.lock"
-    if new_index is not None and new_index.exists():
-        os.replace(new_index, lock)
-        os.replace(lock, repo.git_dir / "index")
-    else:
-        lock.unlink(missing_ok=True)
-
-
-def read_index(index: Path) -> dict[str, tuple[int, bytes]] | None:
-    """The stage-0 entries of an index file (path -> (mode, sha)), read in-process; None for formats other than v2/v3."""
-    data = index.read_bytes()
+        data = index.read_bytes()
+    except FileNotFoundError:  # no index yet: git reads it as empty
+        return None
     if data[:4] != b"DIRC":
         return None
     version, count = struct.unpack(">II", data[4:12])
     if version not in (2, 3):
         return None
-    entries, pos = {}, 12
+    entries, pos, plain = {}, 12, True
     for _ in range(count):
         mode = struct.unpack(">I", data[pos + 24:pos + 28])[0]
         sha = data[pos + 40:pos + 60]
@@ -326,8 +368,19 @@ def read_index(index: Path) -> dict[str, tuple[int, bytes]] | None:
         end = data.index(b"\0", start)
         if (flags >> 12) & 3 == 0:
             entries[data[start:end].decode("utf-8", "surrogateescape")] = (mode, sha)
+        plain = plain and flags & 0x7000 == 0  # unmerged, or extended flags (intent-to-add, skip-worktree)
         pos += ((end - pos) // 8 + 1) * 8  # entries are NUL-padded to a multiple of 8 bytes
-    return entries
+    while pos + 8 <= len(data) - 20:  # extensions (signature, size, data), then the checksum
+        if data[pos:pos + 4] in (b"link", b"sdir"):  # split or sparse index: the entries are not all in this file
+            return None
+        pos += 8 + struct.unpack(">I", data[pos + 4:pos + 8])[0]
+    return entries, plain
+
+
+def read_index(index: Path) -> dict[str, tuple[int, bytes]] | None:
+    """The stage-0 entries of an index file (path -> (mode, sha)), read in-process; None for formats other than v2/v3."""
+    parsed = _parse_index(index)
+    return parsed[0] if parsed else None
 
 
 def changed_paths(before: dict | None, after: dict | None) -> list[str] | None:

@@ -8,6 +8,7 @@ killed half-way leaves the journal behind; `recover` (run first by every command
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,7 +17,7 @@ from workshop import backups, journal, merge, workspace
 from workshop.backups import Backup
 from workshop.course import Course, Step
 from workshop.errors import WorkshopError
-from workshop.gitrepo import GitFailed, Repo, changed_paths, install_index, lock_index, open_repo, read_index
+from workshop.gitrepo import GitFailed, Repo, changed_paths, open_repo, read_index
 
 
 @dataclass
@@ -35,6 +36,32 @@ IN_PROGRESS = "A git {name} is in progress in {root}. Finish it or abort it (e.g
 UNMERGED = "Git has unmerged files in {root} ({files}). Resolve them and `git add` them (or `git merge --abort`), then run the command again."
 RUNNING = "Another workshop command (pid {pid}) is running `{op}` in this workspace. Wait for it to finish, then run the command again."
 
+INDEX_LOCKED = (
+    "Another git command seems to be running in {root} ({lock} exists). Wait for it to finish; if none is running, "
+    "delete {lock} and run the command again."
+)
+
+
+def lock_index(repo: Repo) -> Path:
+    """Take `.git/index.lock` as git does (exclusive create), so no other git changes the index meanwhile."""
+    lock = repo.git_dir / "index.lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise GitFailed(INDEX_LOCKED.format(root=repo.root, lock=lock)) from None
+    os.close(fd)
+    return lock
+
+
+def install_index(repo: Repo, new_index: Path | None) -> None:
+    """Replace the real index by `new_index` through the lock we hold (git's own protocol); None only releases it."""
+    lock = repo.git_dir / "index.lock"
+    if new_index is not None and new_index.exists():
+        os.replace(new_index, lock)
+        os.replace(lock, repo.git_dir / "index")
+    else:
+        lock.unlink(missing_ok=True)
+
 
 def preflight(root: Path) -> Repo:
     """The workspace's repository, refusing (with the way out) what the runner must not work over."""
@@ -49,6 +76,9 @@ def preflight(root: Path) -> Repo:
 
 def _staged_tree(repo: Repo, index: Path) -> str | None:
     """The tree of the learner's index (copied into `index`); unmerged entries are a merge the runner did not make."""
+    tree = repo.write_index_tree(index)  # in-process; git only for what it does not handle (unmerged, intent-to-add)
+    if tree:
+        return tree
     status, out, _ = repo.call("write-tree", index=index)
     if status == 0:
         return out.strip()
@@ -56,28 +86,6 @@ def _staged_tree(repo: Repo, index: Path) -> str | None:
     if unmerged:
         raise WorkshopError(UNMERGED.format(root=repo.root, files=", ".join(unmerged[:5])))
     return None
-
-
-INDEX_CACHE = "workshop-index-tree"
-
-
-def _remember_index(repo: Repo, index: Path, tree: str) -> None:
-    """Note which tree the index we install holds (keyed by the index's own checksum), to skip a write-tree next time."""
-    with index.open("rb") as handle:
-        handle.seek(-20, 2)
-        trailer = handle.read(20).hex()
-    (repo.git_dir / INDEX_CACHE).write_text(f"{trailer} {tree}\n", encoding="ascii")
-
-
-def _cached_staged_tree(repo: Repo) -> str | None:
-    """The tree of the learner's index when it is still, byte for byte, the one the runner installed."""
-    try:
-        trailer, tree = (repo.git_dir / INDEX_CACHE).read_text(encoding="ascii").split()
-        with (repo.git_dir / "index").open("rb") as handle:
-            handle.seek(-20, 2)
-            return tree if handle.read(20).hex() == trailer else None
-    except (OSError, ValueError):
-        return None
 
 
 def _changed(repo: Repo, old: str, new: str) -> list[str]:
@@ -109,7 +117,7 @@ def replace_files(
                 from workshop.checkpoints import REBUILD_HINT
 
                 raise WorkshopError(f"The workspace is missing a branch or checkpoint it needs. {REBUILD_HINT}") from None
-            staged_tree = _cached_staged_tree(repo) or _staged_tree(repo, index)
+            staged_tree = _staged_tree(repo, index)
             current = repo.snapshot(index)
             wanted, conflicts = target(repo, index, current, *resolved)
             if wanted == current:
@@ -124,7 +132,6 @@ def replace_files(
             if new_staged:
                 repo.run("read-tree", new_staged, index=index)
                 repo.call("update-index", "-q", "--refresh", index=index)
-            _remember_index(repo, index, new_staged or wanted)
             install_index(repo, index)
             installed = True
             journal.kill_point(f"{op}:installed")
