@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+# Two workers, one test file each: the suite waits on node, git and the emulator more than on the CPU.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: help setup test demo bench lock clean check-tools
 
@@ -35,7 +37,7 @@ $(NODE_STAMP): package.json package-lock.json | check-tools
 	@touch $@
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 demo: setup
 	$(BIN)/workshop demo --yes
