@@ -46,15 +46,16 @@ def pending(root: Path) -> Entry | None:
         return Entry(op="unknown", phase="unknown", pid=0, data={})
 
 
-def write(root: Path, entry: Entry) -> Entry:
+def write(root: Path, entry: Entry, *, durable: bool = True) -> Entry:
     """Record `entry` atomically (a reader sees the previous phase or this one, never a torn file)."""
-    workspace.write_atomic(path(root), json.dumps(asdict(entry), indent=2, sort_keys=True) + "\n")
+    workspace.write_atomic(path(root), json.dumps(asdict(entry), indent=2, sort_keys=True) + "\n", durable=durable)
     return entry
 
 
 def begin(root: Path, op: str, **data: Any) -> Entry:
-    """Write the intent of `op` before anything is changed."""
-    entry = write(root, Entry(op=op, phase="saving", data=data))
+    """Write the intent of `op` before anything is changed. Not fsynced: until `advance(..., "applying")`, which is,
+    no file has changed, so a power cut that loses this entry loses nothing else (a SIGKILL never loses it)."""
+    entry = write(root, Entry(op=op, phase="saving", data=data), durable=False)
     kill_point(f"{op}:begun")
     return entry
 

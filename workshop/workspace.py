@@ -152,8 +152,10 @@ def save_state(root: Path, state: State) -> None:
     write_atomic(state_path(root), json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Replace `path` with `data` so a reader sees the old or the new content, never a torn file."""
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data` so a reader sees the old or the new content, never a torn file.
+
+    `durable` also fsyncs the data before the rename, so a power cut cannot leave an empty file behind."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +164,8 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
