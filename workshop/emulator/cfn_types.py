@@ -18,18 +18,37 @@ def _policy(document: Any) -> str:
     return document if isinstance(document, str) else json.dumps(document)
 
 
-class SnsSubscription(CloudFormationModel):
-    def __init__(self, arn: str, topic_arn: str):
-        self.arn = arn
-        self.topic_arn = topic_arn
+class _Added:
+    """What the four types share. A mixin, not a base class: moto only sees DIRECT subclasses of CloudFormationModel,
+    so each type lists this first and CloudFormationModel second."""
+
+    CFN_TYPE = ""
 
     @staticmethod
     def cloudformation_name_type() -> str:
         return ""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+                                        cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
+        """An update writes the new properties over the old ones (each type's create is idempotent that way)."""
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+
+class SnsSubscription(_Added, CloudFormationModel):
+    CFN_TYPE = "AWS::SNS::Subscription"
+
+    def __init__(self, arn: str, topic_arn: str):
+        self.arn = arn
+        self.topic_arn = topic_arn
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -70,22 +89,12 @@ class SnsSubscription(CloudFormationModel):
         sns_backends[account_id][self.topic_arn.split(":")[3]].unsubscribe(self.arn)
 
 
-class LambdaEventInvokeConfig(CloudFormationModel):
+class LambdaEventInvokeConfig(_Added, CloudFormationModel):
+    CFN_TYPE = "AWS::Lambda::EventInvokeConfig"
+
     def __init__(self, function_name: str, qualifier: str):
         self.function_name = function_name
         self.qualifier = qualifier
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::EventInvokeConfig"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
 
     @property
     def physical_resource_id(self) -> str:
@@ -105,11 +114,6 @@ class LambdaEventInvokeConfig(CloudFormationModel):
         fn.event_invoke_config = [EventInvokeConfig(fn.function_arn, fn.last_modified, config)]
         return cls(fn.function_name, str(props.get("Qualifier", "$LATEST")))
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
-                                        cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
     def delete(self, account_id: str, region_name: str) -> None:
         from moto.awslambda.utils import get_backend
 
@@ -119,21 +123,11 @@ class LambdaEventInvokeConfig(CloudFormationModel):
             pass
 
 
-class S3BucketPolicy(CloudFormationModel):
+class S3BucketPolicy(_Added, CloudFormationModel):
+    CFN_TYPE = "AWS::S3::BucketPolicy"
+
     def __init__(self, bucket: str):
         self.bucket = bucket
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
 
     @property
     def physical_resource_id(self) -> str:
@@ -148,11 +142,6 @@ class S3BucketPolicy(CloudFormationModel):
         s3_backends[account_id]["aws"].put_bucket_policy(props["Bucket"], _policy(props["PolicyDocument"]).encode())
         return cls(props["Bucket"])
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
-                                        cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
     def delete(self, account_id: str, region_name: str) -> None:
         from moto.s3.models import s3_backends
 
@@ -162,21 +151,11 @@ class S3BucketPolicy(CloudFormationModel):
             pass
 
 
-class SqsQueuePolicy(CloudFormationModel):
+class SqsQueuePolicy(_Added, CloudFormationModel):
+    CFN_TYPE = "AWS::SQS::QueuePolicy"
+
     def __init__(self, queues: list[str]):
         self.queues = queues
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
 
     @property
     def physical_resource_id(self) -> str:
@@ -198,11 +177,6 @@ class SqsQueuePolicy(CloudFormationModel):
         queues = [str(q) for q in props.get("Queues", [])]
         cls._set(account_id, region_name, queues, _policy(props["PolicyDocument"]))
         return cls(queues)
-
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
-                                        cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
         try:
