@@ -19,6 +19,7 @@ PASTED_ARN = "arn:aws:sns:us-east-1:123456789012:wild-rydes-dev-RidesSnsTopic-AB
 @pytest.mark.slow
 @pytest.mark.skipif(tools.find_osls() is None, reason="osls is not installed (run `make setup`)")
 def test_demo_runs_every_step_headless_and_verifies_each(tmp_path):
+    before = _demo_processes()
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
     done = subprocess.run([sys.executable, "-m", "workshop", "demo", "--yes"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, check=False)
@@ -30,8 +31,7 @@ def test_demo_runs_every_step_headless_and_verifies_each(tmp_path):
     assert "$39.08" in summary and "$9.08" in summary
     leftovers = [p for p in Path(tmp_path).iterdir()]
     assert leftovers == []  # the demo's temporary workspace lives elsewhere and is removed
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    assert "workshop-demo-" not in ps  # no emulator of the demo is left running
+    assert _demo_processes() <= before  # no emulator of the demo is left running
 
 
 @pytest.fixture
@@ -89,3 +89,36 @@ def test_demo_on_a_real_account(tmp_path):
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     finally:
         subprocess.run([*run, "teardown", "--workspace", str(ws)], env=env, capture_output=True, text=True, timeout=1800, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(tools.find_osls() is None, reason="osls is not installed (run `make setup`)")
+def _demo_processes() -> set[str]:
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return {line.strip() for line in ps.splitlines() if "workshop-demo-" in line and "emulator" in line}
+
+
+def test_ctrl_c_stops_the_demo_cleanly_and_says_how_to_resume(tmp_path):
+    import signal
+    import time
+
+    before = _demo_processes()
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "workshop", "demo", "--yes"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        mine: set[str] = set()
+        while time.monotonic() < deadline and not mine:  # wait until the demo has started its emulator
+            time.sleep(0.5)
+            mine = _demo_processes() - before
+        assert mine, "the demo never started its emulator"
+        time.sleep(2)  # into the first deploy
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert "Resume with `workshop demo --from 0`" in err and "Traceback" not in err
+    assert not (_demo_processes() & mine), "the demo left its emulator running"
