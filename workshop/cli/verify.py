@@ -55,10 +55,11 @@ def _table(report) -> None:
 
     title = "End of module: checks that must still hold" if report.step is None else f"Step {report.step.number}: {report.step.title}"
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
-    table.add_column("Check", ratio=2)
+    # fold, not ellipsis: a command or a resource name cut short is useless to the learner
+    table.add_column("Check", ratio=2, overflow="fold")
     table.add_column("Result", no_wrap=True)
-    table.add_column("Observed / expected", ratio=4)
-    table.add_column("Fix", ratio=3)
+    table.add_column("Observed / expected", ratio=4, overflow="fold")
+    table.add_column("Fix", ratio=3, overflow="fold")
     from rich.markup import escape
 
     for run in report.runs:
@@ -71,6 +72,9 @@ def _table(report) -> None:
     if report.passed:
         console.print("[green]All checks pass.[/] " + ("Run `workshop next`." if report.step is not None else ""), highlight=False)
     else:
-        failing = sum(1 for run in report.runs if not run.result.passed)
-        console.print(f"[red]{failing} of {len(report.runs)} checks do not pass.[/] Apply the fixes, then `workshop verify` again.",
+        failing = [run for run in report.runs if not run.result.passed]
+        console.print(f"[red]{len(failing)} of {len(report.runs)} checks do not pass.[/] Apply the fixes, then `workshop verify` again.",
                       highlight=False)
+        fixes = list(dict.fromkeys(run.result.fix for run in failing if run.result.fix))
+        for fix in fixes:  # again in full width, one per line, so a command can be copied whole
+            console.print(f"  - {escape(fix)}", highlight=False, soft_wrap=True)
