@@ -221,7 +221,9 @@ class Repo:
         real = self.git_dir / "index"
         try:
             if seed and real.is_file():
-                shutil.copyfile(real, path)
+                # copy2 keeps the index's mtime: git trusts an entry's stat data only when the file is older than the
+                # index, so a fresh mtime on the copy would hide an edit made in the same instant as the last index write.
+                shutil.copy2(real, path)
             else:
                 path.unlink()
             yield path
