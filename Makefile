@@ -45,12 +45,14 @@ demo: setup
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python "$$b" || exit 1; done
 
+# Re-pin from a fresh install; the build backend's pins (hatchling and what it needs) are carried over as they are.
 lock:
-	rm -rf /tmp/workshop-lock && $(PYTHON) -m venv /tmp/workshop-lock
-	/tmp/workshop-lock/bin/pip install -q . '.[dev]'
+	rm -rf .make-lock && $(PYTHON) -m venv .make-lock
+	.make-lock/bin/pip install -q . '.[dev]'
+	grep -E '^(hatchling|pathspec|trove_classifiers)==' requirements.lock > .make-lock/build-pins
 	{ echo "# Every Python package the runner installs, pinned. Regenerate with: make lock"; \
-	  /tmp/workshop-lock/bin/pip freeze --exclude wild-rydes-workshop; } > requirements.lock
-	@echo "Also keep the build backend pins (hatchling and its dependencies) at the end of requirements.lock."
+	  .make-lock/bin/pip freeze --exclude wild-rydes-workshop; cat .make-lock/build-pins; } > requirements.lock
+	rm -rf .make-lock
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache
