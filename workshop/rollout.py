@@ -67,17 +67,23 @@ def deploy_all(ctx: Context, course: Course, current: Step) -> int:
     all_needs = learner_needs(ctx)
     reads = set().union(*(n.reads for n in all_needs))
 
-    def order() -> list[str] | None:
-        return replay.plan(all_needs, replay.existing_parameters(ctx.session, reads))
+    def look() -> tuple[list[str] | None, set[str]]:
+        """What the target holds now, and a working order given that (None if there is none)."""
+        have = replay.existing_parameters(ctx.session, reads)
+        return replay.plan(all_needs, have), have
 
+    final, have = look()
     replayed = 0
-    if order() is None:
-        earlier = [s for s in course.steps if s.number < current.number]
-        replayed = replay.replay_until(earlier, ctx.root, ctx.target.stage, lambda svc, d, why: ctx.osls(svc, "deploy", d, why),
-                                       lambda: order() is not None)
-    final = order()
     if final is None:
-        missing = sorted(reads - replay.existing_parameters(ctx.session, reads))
+        def done() -> bool:
+            nonlocal final, have
+            final, have = look()
+            return final is not None
+
+        earlier = [s for s in course.steps if s.number < current.number]
+        replayed = replay.replay_until(earlier, ctx.root, ctx.target.stage, lambda svc, d, why: ctx.osls(svc, "deploy", d, why), done)
+    if final is None:
+        missing = sorted(reads - have)
         raise WorkshopError(
             f"No deploy order works: {', '.join(missing)} must exist first. Check the `${{ssm:...}}` paths in your "
             "serverless.yml files (`workshop diff`), then run `workshop deploy all` again."
@@ -130,5 +136,6 @@ def remove(ctx: Context, service: str) -> bool:
 
 def teardown(ctx: Context) -> list[str]:
     """Remove both stacks, consumers first (the reverse of the deploy order); returns the services removed."""
-    order = replay.plan(learner_needs(ctx), set().union(*(n.reads for n in learner_needs(ctx)))) or list(SERVICES)
+    needs = learner_needs(ctx)
+    order = replay.plan(needs, set().union(*(n.reads for n in needs))) or list(SERVICES)
     return [service for service in reversed(order) if remove(ctx, service)]
