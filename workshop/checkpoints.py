@@ -97,6 +97,12 @@ def _clobbered(root: Path, repo: Repo, tree: str) -> list[str]:
     return clashes
 
 
+def create_workspace(root: Path, course: Course) -> InitResult:
+    """A learner workspace at `root`: its progress file, then its repository and checkpoints (both safe to redo)."""
+    workspace.create(root, course.course_version, course.steps[0].id)
+    return init_repo(root, course)
+
+
 def init_repo(root: Path, course: Course) -> InitResult:
     """Make `root` a git repository holding the start on `main` and the checkpoint branches; safe to re-run."""
     require_git()

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from workshop import checkpoints, deploy, emulator, replay, targets, verify, workspace
+from workshop import checkpoints, deploy, emulator, replay, targets, verify
 from workshop.course import Course
 from workshop.targets import Target
 
@@ -17,8 +17,7 @@ def check_steps(course: Course, on_step: Callable[[verify.DevStep], None] = lamb
     with tempfile.TemporaryDirectory(prefix="workshop-dev-check-") as tmp:
         base = Path(tmp)
         ws = base / "workspace"
-        workspace.create(ws, course.course_version, course.steps[0].id)
-        checkpoints.init_repo(ws, course)
+        checkpoints.create_workspace(ws, course)
         info = emulator.start(base / "emulator")
         try:
             target = Target("local")

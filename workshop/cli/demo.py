@@ -131,7 +131,9 @@ def demo(
     session = None
     try:
         if workspace.locate(root) is None:
-            _init_quietly(str(root))
+            from workshop import checkpoints
+
+            checkpoints.create_workspace(root, loaded)
         from workshop import progress
 
         session = progress.open_session(root, loaded)
@@ -170,12 +172,3 @@ def _running(root: Path) -> bool:
         return emulator.status(targets.emulator_dir(root)) is not None
     except Exception:  # not answering: the demo will start its own
         return False
-
-
-def _init_quietly(directory: str) -> None:
-    from workshop import checkpoints, course, workspace
-
-    loaded = course.load()
-    root = Path(directory)
-    workspace.create(root, loaded.course_version, loaded.steps[0].id)
-    checkpoints.init_repo(root, loaded)

@@ -34,10 +34,9 @@ def init(
 
         raise BadInput(f"{root} is a file, not a folder. Choose another path: `workshop init DIR`.")
     existed = workspace.locate(root) == root
-    workspace.create(root, loaded.course_version, loaded.steps[0].id)
     from workshop import checkpoints  # imports git: only init and the git commands need it
 
-    built = checkpoints.init_repo(root, loaded)
+    built = checkpoints.create_workspace(root, loaded)
     branches = f"{len(built.checkpoints)} checkpoint branches (`git branch` lists them)"
     if existed and not built.updated:
         render.success(f"{root} is already a workshop workspace; nothing was changed (your files are untouched).")
