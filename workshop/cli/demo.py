@@ -61,9 +61,9 @@ class RichPresenter:
         return _Spinner(ctx)
 
     def verified(self, report) -> None:
-        from workshop.cli.verify import _table
+        from workshop import render
 
-        _table(report)
+        render.verify_table(report)
 
     def pause(self, step) -> None:
         if self.wait and step.number < 13:
