@@ -10,11 +10,12 @@ PYTEST_ARGS ?=
 # Two workers, one test file each: the suite waits on node, git and the emulator more than on the CPU.
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: help setup test demo bench lock clean check-tools
+.PHONY: help setup test lint demo bench lock clean check-tools
 
 help:
 	@echo "make demo   set everything up, start the embedded emulator, run the instructor demo through every step"
 	@echo "make test   set everything up and run the tests (offline)"
+	@echo "make lint   ruff and the import-layer contracts (make test runs it first)"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lock   re-pin requirements.lock from a fresh install (maintainers)"
 
@@ -36,8 +37,13 @@ $(NODE_STAMP): package.json package-lock.json | check-tools
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# ruff for the code, import-linter for the layers (pyproject.toml holds both configurations).
+lint: setup
+	$(BIN)/ruff check workshop tests bench
+	$(BIN)/lint-imports --no-logo
 
 demo: setup
 	$(BIN)/workshop demo --yes

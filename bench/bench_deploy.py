@@ -28,8 +28,9 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    from workshop import emulator, targets, tools
-    from workshop.targets import Target
+    from workshop import emulator
+    from workshop.deploy import targets, tools
+    from workshop.deploy.targets import Target
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "HOME": tmp, "WORKSHOP_HOME": tmp, "NO_COLOR": "1"}

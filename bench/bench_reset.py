@@ -1,7 +1,7 @@
 """Benchmark: `workshop reset --step N` against plain `git checkout` of the same trees, side by side.
 
 Builds a workspace of the real course in a temporary folder (isolated HOME and git config), then alternates between the
-start of two steps, timing: the core function (checkpoints.reset_to_step, backup included), the CLI in a subprocess
+start of two steps, timing: the core function (operations.reset_to_step, backup included), the CLI in a subprocess
 (Python start-up included), and `git checkout` switching a copy of the workspace between the same two trees.
 Prints the medians and the ratios (target: core <= 3x git checkout).
 
@@ -38,7 +38,11 @@ def main() -> None:
     os.environ.update({"HOME": str(scratch), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
                        "WORKSHOP_HOME": str(scratch / "wh")})
     sys.path.insert(0, str(REPO))
-    from workshop import checkpoints, course, gitrepo, workspace
+    from workshop.checkpoints import build as checkpoints
+    from workshop.checkpoints import operations
+    from workshop.checkpoints import repo as gitrepo
+    from workshop.course import model as course
+    from workshop.course import workspace
 
     loaded = course.load()
     a, b = (loaded.step(n) for n in args.steps)
@@ -57,13 +61,13 @@ def main() -> None:
     gitrepo.Repo.call = lambda self, *argv, **kw: spawned.append(argv[0]) or real_call(self, *argv, **kw)
     for _ in range(args.reps):
         for step, ref in ((b, ref_b), (a, ref_a)):
-            core.append(timed(lambda: checkpoints.reset_to_step(root, loaded, step)))
-            git.append(timed(lambda: subprocess.run(["git", "checkout", "-q", "--detach", ref], cwd=plain, check=True)))
+            core.append(timed(lambda step=step: operations.reset_to_step(root, loaded, step)))
+            git.append(timed(lambda ref=ref: subprocess.run(["git", "checkout", "-q", "--detach", ref], cwd=plain, check=True)))
     gitrepo.Repo.call = real_call
     for _ in range(max(3, args.reps // 3)):
         for step in (b, a):
             command = [sys.executable, "-m", "workshop", "-w", str(root), "reset", "--step", str(step.number)]
-            cli.append(timed(lambda: subprocess.run(command, env=env, check=True, capture_output=True)))
+            cli.append(timed(lambda command=command: subprocess.run(command, env=env, check=True, capture_output=True)))
 
     med = {name: statistics.median(values) * 1000 for name, values in (("core", core), ("cli", cli), ("git", git))}
     print(f"workspace: {files} paths in the two services; alternating the starts of steps {a.number} and {b.number}; "

@@ -73,7 +73,10 @@ def deploy(root: Path, service: str, env: dict) -> None:
 
 def setup(tmp: Path) -> tuple[Path, str]:
     from tests.checks.conftest import build_state, committed_course
-    from workshop import course, emulator, targets, workspace
+    from workshop import emulator
+    from workshop.course import model as course
+    from workshop.course import workspace
+    from workshop.deploy import targets
 
     source = committed_course(tmp / "course")
     root = build_state(tmp / "ws", 9, source)
@@ -99,7 +102,8 @@ def run(argv: list[str], cwd: Path, env: dict) -> tuple[float, int, int]:
 
 
 def main() -> None:
-    from workshop import emulator, targets
+    from workshop import emulator
+    from workshop.deploy import targets
 
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as name:
         tmp = Path(name)

@@ -97,7 +97,7 @@ def isolated(tmp_path_factory, monkeypatch, request, _osls_cache):
 def sample_course(monkeypatch):
     """Run the engine against the tiny sample course in tests/sample_course."""
     monkeypatch.setenv("WORKSHOP_COURSE_DIR", str(SAMPLE_COURSE))
-    from workshop import course
+    from workshop.course import model as course
 
     course._load.cache_clear()
     yield SAMPLE_COURSE

@@ -37,7 +37,8 @@ def git(root: Path, *args: str, check: bool = True) -> str:
 
 def make_workspace(root: Path, course) -> Path:
     """A learner workspace (progress file + repository) for `course`."""
-    from workshop import checkpoints, workspace
+    from workshop.checkpoints import build as checkpoints
+    from workshop.course import workspace
 
     workspace.create(root, course.course_version, course.steps[0].id)
     checkpoints.init_repo(root, course)

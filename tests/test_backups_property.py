@@ -14,12 +14,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from git_helpers import copy_workspace, files_of, make_workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from git_helpers import copy_workspace, files_of, make_workspace
-
-from workshop import checkpoints, course
+from workshop.checkpoints import operations
+from workshop.course import model as course
 
 CASES = int(os.environ.get("WORKSHOP_PROPERTY_CASES", "500"))
 IGNORED_NAMES = {".git", ".workshop", ".serverless", "__pycache__", "node_modules", ".pytest_cache", ".", ".."}
@@ -89,8 +89,8 @@ def template(tmp_path_factory):
     loaded = course.load()
     root = make_workspace(tmp_path_factory.mktemp("template") / "ws", loaded)
     (root / "svc-a" / "old-idea.txt").write_text("an earlier idea\n")
-    first = checkpoints.reset_to_step(root, loaded, loaded.step(1))
-    checkpoints.reset_to_step(root, loaded, loaded.step(0))
+    first = operations.reset_to_step(root, loaded, loaded.step(1))
+    operations.reset_to_step(root, loaded, loaded.step(0))
     yield root, loaded, first.backup.name
     course._load.cache_clear()
     if old is None:
@@ -111,17 +111,17 @@ def test_reset_solve_restore_never_lose_a_byte(template, tmp_path):
         before = files_of(ws)
         kind, number = op
         if kind == "reset":
-            outcome = checkpoints.reset_to_step(ws, loaded, loaded.steps[number])
+            outcome = operations.reset_to_step(ws, loaded, loaded.steps[number])
         elif kind == "solve":
-            outcome = checkpoints.solve_step(ws, loaded, loaded.steps[number])
+            outcome = operations.solve_step(ws, loaded, loaded.steps[number])
         else:
-            outcome = checkpoints.restore(ws, old_backup)
+            outcome = operations.restore(ws, old_backup)
         RUN["cases"] += 1
         RUN["ops"][kind] = RUN["ops"].get(kind, 0) + 1
         if outcome.backup is None:
             assert files_of(ws) == before, "an operation without a backup changed files"
         else:
-            checkpoints.restore(ws, outcome.backup.name)
+            operations.restore(ws, outcome.backup.name)
             after = files_of(ws)
             assert after.keys() == before.keys(), f"{kind}: files differ: {set(after) ^ set(before)}"
             assert after == before, f"{kind}: content or exec bit differs"

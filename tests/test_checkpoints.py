@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from git_helpers import files_of, git, make_workspace
 
-from workshop import backups, checkpoints, course, gitrepo, workspace
+from workshop.checkpoints import backups, operations
+from workshop.checkpoints import build as checkpoints
+from workshop.checkpoints import repo as gitrepo
+from workshop.course import model as course
+from workshop.course import workspace
 from workshop.errors import BadInput, NotAWorkspace, WorkshopError
 
 
@@ -72,14 +75,14 @@ def test_reset_saves_everything_then_puts_the_step_start(ws, loaded):
     (ws / "node_modules" / "x").mkdir(parents=True)
     (ws / "node_modules" / "x" / "big.js").write_text("ignored")
     before = files_of(ws)
-    outcome = checkpoints.reset_to_step(ws, loaded, loaded.step(2))
+    outcome = operations.reset_to_step(ws, loaded, loaded.step(2))
     assert files_of(ws) == files_of_ref(ws, "checkpoint/01-second")
     assert workspace.load_state(ws).current == "third"
     assert outcome.backup is not None and outcome.backup.files == len(before)
     saved = tree_files(ws, backups.PREFIX + outcome.backup.name)
     assert saved == set(before) and not any(p.startswith("node_modules") for p in saved)
     assert (ws / "node_modules" / "x" / "big.js").read_text() == "ignored"  # ignored folders are never touched
-    checkpoints.restore(ws, outcome.backup.name)
+    operations.restore(ws, outcome.backup.name)
     assert files_of(ws) == before
 
 
@@ -96,7 +99,7 @@ def files_of_ref(root: Path, ref: str) -> dict[str, tuple[bytes, bool]]:
 
 
 def test_reset_without_changes_makes_no_backup_but_moves_the_marker(ws, loaded):
-    outcome = checkpoints.reset_to_step(ws, loaded, loaded.step(1))
+    outcome = operations.reset_to_step(ws, loaded, loaded.step(1))
     assert outcome.backup is None and outcome.changed == []
     assert workspace.load_state(ws).current == "second"
 
@@ -104,7 +107,7 @@ def test_reset_without_changes_makes_no_backup_but_moves_the_marker(ws, loaded):
 def test_solve_merges_with_the_learners_work(ws, loaded):
     path = ws / "svc-a" / "handlers" / "record.py"
     path.write_text("# learner comment\n" + path.read_text())
-    outcome = checkpoints.solve_step(ws, loaded, loaded.step(1))
+    outcome = operations.solve_step(ws, loaded, loaded.step(1))
     text = path.read_text()
     assert text.startswith("# learner comment\n") and "def record(ride)" in text
     assert outcome.conflicts == [] and outcome.backup is not None
@@ -114,38 +117,38 @@ def test_solve_merges_with_the_learners_work(ws, loaded):
 def test_solve_conflict_leaves_markers_and_reset_still_works(ws, loaded):
     path = ws / "svc-b" / "app.py"
     path.write_text('def handler(event, context):\n    return {"statusCode": 500}\n')
-    outcome = checkpoints.solve_step(ws, loaded, loaded.step(1))
+    outcome = operations.solve_step(ws, loaded, loaded.step(1))
     assert outcome.conflicts == ["svc-b/app.py"]
     text = path.read_text()
     assert "<<<<<<< your files" in text and ">>>>>>> solution of step 1" in text
     assert git(ws, "ls-files", "-u") == ""  # markers only: no unmerged index entries for the learner to untangle
-    again = checkpoints.reset_to_step(ws, loaded, loaded.step(1))
+    again = operations.reset_to_step(ws, loaded, loaded.step(1))
     assert "<<<<<<<" not in path.read_text()
     assert "<<<<<<<" in git(ws, "show", f"{backups.PREFIX}{again.backup.name}:svc-b/app.py")
 
 
 def test_solve_on_a_step_without_patch_changes_nothing(ws, loaded):
     before = files_of(ws)
-    outcome = checkpoints.solve_step(ws, loaded, loaded.step(0))
+    outcome = operations.solve_step(ws, loaded, loaded.step(0))
     assert outcome.commands == ["workshop deploy svc-a"] and outcome.backup is None
     assert files_of(ws) == before
     assert backups.list_all(gitrepo.Repo(ws)) == []
 
 
 def test_solve_twice_is_a_no_op(ws, loaded):
-    checkpoints.solve_step(ws, loaded, loaded.step(1))
-    second = checkpoints.solve_step(ws, loaded, loaded.step(1))
+    operations.solve_step(ws, loaded, loaded.step(1))
+    second = operations.solve_step(ws, loaded, loaded.step(1))
     assert second.backup is None and second.changed == []
 
 
 def test_diff_against_solution_and_start(ws, loaded):
-    result = checkpoints.diff(ws, loaded, loaded.step(1))
+    result = operations.diff(ws, loaded, loaded.step(1))
     assert "+def record(ride):" in result.text and result.left == "your files"
-    assert checkpoints.diff(ws, loaded, loaded.step(1), against="start").text == ""
+    assert operations.diff(ws, loaded, loaded.step(1), against="start").text == ""
     (ws / "new.txt").write_text("hi\n")
-    stat = checkpoints.diff(ws, loaded, loaded.step(1), against="start", stat=True).text
+    stat = operations.diff(ws, loaded, loaded.step(1), against="start", stat=True).text
     assert "new.txt" in stat
-    only = checkpoints.diff(ws, loaded, loaded.step(1), paths=("svc-b",)).text
+    only = operations.diff(ws, loaded, loaded.step(1), paths=("svc-b",)).text
     assert "svc-b/app.py" in only and "record.py" not in only
 
 
@@ -154,28 +157,28 @@ def test_staged_index_is_kept_in_the_backup(ws, loaded):
     path.write_text("staged version\n")
     git(ws, "add", "svc-b/app.py")
     path.write_text("working version\n")
-    outcome = checkpoints.reset_to_step(ws, loaded, loaded.step(2))
-    checkpoints.restore(ws, outcome.backup.name)
+    outcome = operations.reset_to_step(ws, loaded, loaded.step(2))
+    operations.restore(ws, outcome.backup.name)
     assert path.read_text() == "working version\n"
     assert git(ws, "show", ":svc-b/app.py") == "staged version\n"
 
 
 def test_refusals_name_the_way_out(ws, loaded, tmp_path):
     with pytest.raises(NotAWorkspace, match="workshop init"):
-        checkpoints.reset_to_step(tmp_path, loaded, loaded.step(1))
+        operations.reset_to_step(tmp_path, loaded, loaded.step(1))
     with pytest.raises(BadInput, match="0 to 2"):
         loaded.step(7)
     (ws / ".git" / "index.lock").write_text("")
     with pytest.raises(WorkshopError, match="delete .*index.lock"):
-        checkpoints.reset_to_step(ws, loaded, loaded.step(2))
+        operations.reset_to_step(ws, loaded, loaded.step(2))
     (ws / ".git" / "index.lock").unlink()
     git(ws, "checkout", "-q", "--detach")
     with pytest.raises(WorkshopError, match="git switch main"):
-        checkpoints.solve_step(ws, loaded, loaded.step(1))
+        operations.solve_step(ws, loaded, loaded.step(1))
     git(ws, "checkout", "-q", "main")
     (ws / ".git" / "MERGE_HEAD").write_text(git(ws, "rev-parse", "HEAD"))
     with pytest.raises(WorkshopError, match="merge --abort"):
-        checkpoints.reset_to_step(ws, loaded, loaded.step(2))
+        operations.reset_to_step(ws, loaded, loaded.step(2))
     (ws / ".git" / "MERGE_HEAD").unlink()
 
 
@@ -190,7 +193,7 @@ def test_unmerged_index_from_the_learner_is_refused(ws, loaded):
     (ws / ".git" / "MERGE_HEAD").unlink()  # only the unmerged entries are left
     before = files_of(ws)
     with pytest.raises(WorkshopError, match="unmerged"):
-        checkpoints.reset_to_step(ws, loaded, loaded.step(2))
+        operations.reset_to_step(ws, loaded, loaded.step(2))
     assert files_of(ws) == before and not (ws / ".git" / "index.lock").exists()
 
 
@@ -207,7 +210,7 @@ def test_record_regenerates_a_patch(tmp_path, monkeypatch, sample_course):
     course._load.cache_clear()
     loaded = course.load()
     ws = make_workspace(tmp_path / "ws", loaded)
-    checkpoints.reset_to_step(ws, loaded, loaded.step(2))  # the state after step 1
+    operations.reset_to_step(ws, loaded, loaded.step(2))  # the state after step 1
     path = ws / "svc-b" / "app.py"
     path.write_text(path.read_text().replace('"ok"', '"recorded"'))
     result = checkpoints.record_step(ws, loaded, loaded.step(1))
@@ -215,12 +218,12 @@ def test_record_regenerates_a_patch(tmp_path, monkeypatch, sample_course):
     assert '+    return {"statusCode": 201, "body": "recorded"}' in result.patch.read_text()
     assert '"recorded"' in git(ws, "show", "checkpoint/01-second:svc-b/app.py")
     with pytest.raises(WorkshopError, match="nothing to record"):
-        checkpoints.reset_to_step(ws, loaded, loaded.step(1))
+        operations.reset_to_step(ws, loaded, loaded.step(1))
         checkpoints.record_step(ws, loaded, loaded.step(1))
 
 
 def test_dev_check_on_the_sample_course(loaded):
-    from workshop import devcheck
+    from workshop.instructor import devcheck
 
     report = {item.name: item for item in devcheck.check_course(loaded)}
     failing = {name: item.detail for name, item in report.items() if not item.ok}
@@ -231,7 +234,7 @@ def test_dev_check_on_the_sample_course(loaded):
 
 
 def test_dev_check_catches_a_patch_that_does_not_apply(tmp_path, monkeypatch, sample_course):
-    from workshop import devcheck
+    from workshop.instructor import devcheck
 
     copy = tmp_path / "course"
     shutil.copytree(sample_course, copy)
@@ -245,4 +248,4 @@ def test_dev_check_catches_a_patch_that_does_not_apply(tmp_path, monkeypatch, sa
 
 
 def test_checkpoints_module_leaves_status_light():
-    assert sys.modules.get("workshop.checkpoints") is not None  # imported by these tests, never by status (see startup test)
+    assert sys.modules.get("workshop.checkpoints.build") is not None  # imported by these tests, never by status (see startup test)

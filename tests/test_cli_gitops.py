@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
-
 from git_helpers import files_of, git
 
 
@@ -110,7 +108,8 @@ def test_solve_without_patch_names_the_deploy(ws, cli):
 
 
 def test_interrupted_operation_is_finished_by_the_next_command(ws, cli):
-    from workshop import checkpoints, course, journal
+    from workshop.checkpoints import journal, operations
+    from workshop.course import model as course
 
     loaded = course.load()
     (ws / "mine.txt").write_text("keep me")
@@ -120,7 +119,7 @@ def test_interrupted_operation_is_finished_by_the_next_command(ws, cli):
     if pid == 0:
         os.environ[journal.KILL_ENV] = "reset:switched"
         try:
-            checkpoints.reset_to_step(ws, loaded, loaded.step(2))
+            operations.reset_to_step(ws, loaded, loaded.step(2))
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -131,7 +130,7 @@ def test_interrupted_operation_is_finished_by_the_next_command(ws, cli):
 
 
 def test_dev_record_and_check(tmp_path, sample_course, cli, monkeypatch):
-    from workshop import course
+    from workshop.course import model as course
 
     copy = tmp_path / "course"
     shutil.copytree(sample_course, copy)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from workshop import errors, workspace
+from workshop import errors
+from workshop.course import workspace
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_status_json_shape(ws, cli):
 def test_status_table_marks_the_current_step(ws, cli):
     result = cli("status")
     assert result.exit_code == 0, result.output
-    line = next(l for l in result.stdout.splitlines() if "The first step" in l)
+    line = next(text for text in result.stdout.splitlines() if "The first step" in text)
     assert ">" in line and "not yet" in line
 
 
@@ -133,7 +134,7 @@ def test_workspace_option_before_or_after_the_command(ws, cli, tmp_path, monkeyp
 
 
 def test_unexpected_error_exits_3_with_a_log_and_no_traceback(ws, cli, monkeypatch):
-    from workshop import progress
+    from workshop.course import progress
 
     def explode(*_a, **_k):
         raise ZeroDivisionError("boom")
@@ -147,7 +148,7 @@ def test_unexpected_error_exits_3_with_a_log_and_no_traceback(ws, cli, monkeypat
 
 
 def test_ctrl_c_exits_130(ws, cli, monkeypatch):
-    from workshop import progress
+    from workshop.course import progress
 
     def interrupt(*_a, **_k):
         raise KeyboardInterrupt

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from workshop import cost
 from workshop.errors import BadInput, WorkshopError
+from workshop.instructor import cost
 
 ENV = {"NO_COLOR": "1", "COLUMNS": "120"}
 
@@ -138,7 +138,7 @@ def test_rest_edge_through_the_estimate():
     over = cost.estimate(cost.make_inputs(333_000_001))
     assert at_edge.http.line("api_gateway_rest").billed == D("1165.50")
     assert over.http.line("api_gateway_rest").amount - at_edge.http.line("api_gateway_rest").amount == D("0.0000028")
-    assert "333,000,000 x $3.50 per million + 1 x $2.80 per million" == over.http.line("api_gateway_rest").working
+    assert over.http.line("api_gateway_rest").working == "333,000,000 x $3.50 per million + 1 x $2.80 per million"
 
 
 # ------------------------------------------------------------------------------------------------------------ free tier
@@ -297,7 +297,7 @@ def test_make_inputs_raises_bad_input():
 
 
 def test_importing_the_command_does_not_load_the_calculator():
-    code = "import sys, workshop.cli.cost; print('workshop.cost' in sys.modules)"
+    code = "import sys, workshop.cli.cost; print('workshop.instructor.cost' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False", out
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop import course
+from workshop.course import model as course
 from workshop.errors import BadInput, CourseError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def test_broken_course_reports_every_problem_with_file_and_line(tmp_path):
         location, _, _ = entry.partition(": ")
         path, _, line = location.rpartition(":")
         assert path.endswith("course.toml") and line.isdigit(), entry
-    kinds_line = next(i for i, l in enumerate(lines, 1) if "coding" in l)
+    kinds_line = next(i for i, text in enumerate(lines, 1) if "coding" in text)
     assert f"course.toml:{kinds_line}: unknown kind" in detail
 
 

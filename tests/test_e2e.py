@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop import tools
+from workshop.deploy import tools
 
 PASTED_ARN = "arn:aws:sns:us-east-1:123456789012:wild-rydes-dev-RidesSnsTopic-ABC123"
 

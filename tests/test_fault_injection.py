@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from git_helpers import copy_workspace, files_of, git, make_workspace
 
-from workshop import backups, checkpoints, course, journal, workspace
-from workshop.gitrepo import Repo
+from workshop.checkpoints import backups, journal, operations
+from workshop.checkpoints.repo import Repo
+from workshop.course import model as course
+from workshop.course import workspace
 
 KILLS = int(os.environ.get("WORKSHOP_FAULT_KILLS", "120"))
 CLI_KILLS = int(os.environ.get("WORKSHOP_FAULT_CLI_KILLS", "8"))
@@ -41,10 +42,10 @@ def learner_edits(root: Path) -> None:
 
 def run_op(root: Path, loaded, op: str, restore_name: str):
     if op == "reset":
-        return checkpoints.reset_to_step(root, loaded, loaded.step(2))
+        return operations.reset_to_step(root, loaded, loaded.step(2))
     if op == "solve":
-        return checkpoints.solve_step(root, loaded, loaded.step(1))
-    return checkpoints.restore(root, restore_name)
+        return operations.solve_step(root, loaded, loaded.step(1))
+    return operations.restore(root, restore_name)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def scenarios(tmp_path_factory):
     base = tmp_path_factory.mktemp("faults")
     template = make_workspace(base / "template", loaded)
     (template / "svc-a" / "old.txt").write_text("older work\n")
-    restore_name = checkpoints.reset_to_step(template, loaded, loaded.step(1)).backup.name
+    restore_name = operations.reset_to_step(template, loaded, loaded.step(1)).backup.name
     learner_edits(template)
     expected = {}
     for op in ("reset", "solve", "restore"):
@@ -94,7 +95,7 @@ def forked_kill(ws: Path, loaded, op: str, restore_name: str, *, delay: float | 
 
 def check_after_next_command(ws: Path, op: str, before, expected) -> str:
     """Run the next command's recovery, then the invariant: unchanged or at the target, backups complete."""
-    checkpoints.recover(ws)
+    operations.recover(ws)
     after = files_of(ws)
     target_files, backup_tree = expected[op]
     repo = Repo(ws)
@@ -130,7 +131,7 @@ def test_kill_at_each_journal_point(scenarios, tmp_path, op, point):
     ws = copy_workspace(template, tmp_path / "ws")
     forked_kill(ws, loaded, op, restore_name, delay=None, point=f"{op}:{point}", group=False)
     assert journal.pending(ws) is not None, "the kill point was not reached"
-    notes = checkpoints.recover(ws)
+    notes = operations.recover(ws)
     assert notes and ("finished" in notes[0] or "before it changed any file" in notes[0])
     TOTAL["named"] += 1
     expected_state = "unchanged" if point == "begun" else "finished"

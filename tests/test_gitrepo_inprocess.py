@@ -12,13 +12,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from git_helpers import git, make_workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from git_helpers import git, make_workspace
-
-from workshop import checkpoints, course, gitrepo
-from workshop.gitrepo import GitFailed, Repo
+from workshop.checkpoints import operations, refs
+from workshop.checkpoints import repo as gitrepo
+from workshop.checkpoints.repo import GitFailed, Repo
+from workshop.course import model as course
 
 # Names chosen for git's tree order (a folder sorts as if its name ended in "/"), unicode and spaces.
 NAMES = ["a", "a.b", "a-b", "a_b", "a0", "A", "b", "é", "sp ace", "x.py", "a=b", "ß"]
@@ -96,7 +97,7 @@ def ws(tmp_path, sample_course):
 def test_revs_in_process_agree_with_rev_parse_loose_packed_and_gc(ws):
     root, loaded = ws
     repo = Repo(root)
-    names = ["HEAD", "HEAD^{tree}", "refs/heads/main", checkpoints.start_ref(loaded, loaded.steps[-1]), "refs/workshop/start^{tree}"]
+    names = ["HEAD", "HEAD^{tree}", "refs/heads/main", refs.start_ref(loaded, loaded.steps[-1]), "refs/workshop/start^{tree}"]
     for stage in ("loose", "packed-refs", "gc"):
         if stage == "packed-refs":
             git(root, "pack-refs", "--all")
@@ -113,12 +114,12 @@ def test_revs_in_process_agree_with_rev_parse_loose_packed_and_gc(ws):
 
 def test_reset_runs_two_git_subprocesses(ws, monkeypatch):
     root, loaded = ws
-    checkpoints.reset_to_step(root, loaded, loaded.steps[-1])
+    operations.reset_to_step(root, loaded, loaded.steps[-1])
     (root / "svc-a" / "note.txt").write_text("the learner's note\n")  # a change to back up
     calls = []
     real = gitrepo.Repo.call
     monkeypatch.setattr(gitrepo.Repo, "call", lambda self, *args, **kw: calls.append(args[0]) or real(self, *args, **kw))
-    outcome = checkpoints.reset_to_step(root, loaded, loaded.steps[0])
+    outcome = operations.reset_to_step(root, loaded, loaded.steps[0])
     assert outcome.backup is not None
     assert calls == ["add", "read-tree"], calls
     assert (root / "svc-a" / "note.txt").exists() is False

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import rides
+from workshop.deploy.targets import Target
 from workshop.errors import BadInput
-from workshop.targets import Target
+from workshop.instructor import rides
 
 
 def test_pickup_and_since_parse_and_reject():

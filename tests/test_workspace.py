@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from workshop import course, progress, workspace
+from workshop.course import model as course
+from workshop.course import progress, workspace
 from workshop.errors import NotAWorkspace, StateError
 
 

@@ -11,7 +11,6 @@ import pytest
 from tests.conftest import REPO
 
 
-
 def committed_course(dest: Path) -> Path:
     """checkpoints/start and solutions/ as committed (HEAD): other engineers' edits in progress do not break these tests."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -66,9 +65,9 @@ def edit(root: Path, relative: str, old: str, new: str) -> None:
 
 def run_check(root: Path, check_id: str, **kwargs):
     """Run one check against a workspace folder (static checks: no AWS)."""
+    from workshop.checks import runner as verify
     from workshop.checks.model import Context
-    from workshop.targets import Target
-    from workshop import verify
+    from workshop.deploy.targets import Target
 
     ctx = Context(root, kwargs.pop("target", Target()), course_root=REPO, **kwargs)
     return verify.run_checks(ctx, [check_id])[0].result

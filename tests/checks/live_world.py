@@ -36,7 +36,7 @@ class World:
         return root
 
     def deploy(self, root: Path, service: str, stage: str = "dev") -> None:
-        from workshop import targets
+        from workshop.deploy import targets
 
         env = targets.deploy_env(targets.Target(stage=stage), endpoint=self.endpoint, home=self.base / "home")
         started = time.monotonic()
@@ -48,15 +48,15 @@ class World:
 
     def connect(self, root, target):
         """targets.boto3_session for the emulator, with the hook that holds each check to its declared calls."""
-        from workshop import targets
+        from workshop.deploy import targets
 
         session = targets.boto3_session(target, endpoint=self.endpoint)
         session._session.events.register("before-call", self._hook)
         return session
 
     def _hook(self, model, **_kwargs):
-        from workshop import verify
         from workshop.checks import registry
+        from workshop.checks import runner as verify
 
         check = verify.current_check()
         call = f"{model.service_model.signing_name}:{model.name}"
@@ -66,14 +66,14 @@ class World:
 
     def client(self, name: str, region: str = "us-east-1"):
         """A plain client for test set-up (not held to any check's declarations)."""
-        from workshop import targets
+        from workshop.deploy import targets
 
         return targets.client(targets.boto3_session(targets.Target(region=region), endpoint=self.endpoint), name)
 
     def run(self, root: Path, ids, **target_changes):
-        from workshop import verify
+        from workshop.checks import runner as verify
         from workshop.checks.model import Context
-        from workshop.targets import Target
+        from workshop.deploy.targets import Target
 
         ctx = Context(root, Target(**target_changes), connect=self.connect, course_root=REPO)
         return {r.check.id: r.result for r in verify.run_checks(ctx, ids)}

@@ -7,14 +7,14 @@ import shutil
 
 import pytest
 
-
 JSON_KEYS = {"id", "title", "service", "family", "result", "observed", "expected", "fix", "seconds"}
 
 
 @pytest.fixture
 def learner(states, tmp_path):
     """learner(n): a workspace (progress file + both services) holding checkpoint n, current step n."""
-    from workshop import course, workspace
+    from workshop.course import model as course
+    from workshop.course import workspace
 
     def make(after_step: int):
         root = tmp_path / f"learner-{after_step}"
@@ -29,7 +29,7 @@ def learner(states, tmp_path):
 
 
 def test_json_of_a_passing_step_and_the_state_it_records(learner, cli):
-    from workshop import workspace
+    from workshop.course import workspace
 
     root = learner(2)
     result = cli("verify", "--step", "2", "--json", "--workspace", str(root))
@@ -50,7 +50,7 @@ def test_a_failing_step_exits_1_and_shows_the_fix(learner, cli):
 
 
 def test_next_requires_a_pass_unless_forced(learner, cli):
-    from workshop import workspace
+    from workshop.course import workspace
 
     root = learner(2)
     refused = cli("next", "--workspace", str(root))
@@ -69,7 +69,7 @@ def test_step_and_all_are_exclusive(learner, cli):
 
 
 def test_a_failing_rerun_takes_verified_back(learner, cli):
-    from workshop import workspace
+    from workshop.course import workspace
 
     root = learner(2)
     assert cli("verify", "--workspace", str(root)).exit_code == 0

@@ -38,9 +38,11 @@ def probe(step):
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """Walk the whole module once on a fresh emulator; keep each step's reports and each probe's results."""
-    from workshop import course, emulator, verify
+    from workshop import emulator
     from workshop.checks import registry
-    from workshop.targets import Target
+    from workshop.checks import runner as verify
+    from workshop.course import model as course
+    from workshop.deploy.targets import Target
 
     base = tmp_path_factory.mktemp("live")
     info = emulator.ensure_running(base / "emu")
@@ -163,7 +165,8 @@ def forgot_send_message(world, root):
 
 @probe(13)
 def end_of_module(world, root):
-    from workshop import course, verify
+    from workshop.checks import runner as verify
+    from workshop.course import model as course
 
     ids = verify.end_checks(course.load())
     return world.run(root, ids)

@@ -13,17 +13,17 @@ CODE_STEPS = (1, 2, 5, 7, 8, 9, 11, 13)
 
 
 def _static_checks(step_number: int) -> list[str]:
-    from workshop import course
+    from workshop.course import model as course
 
     step = course.load().step(step_number)
     return [c for c in step.checks if registry.get(c).family == "static"]
 
 
 def _run(root, ids):
-    from workshop import verify
-    from workshop.checks.model import Context
-    from workshop.targets import Target
     from tests.conftest import REPO
+    from workshop.checks import runner as verify
+    from workshop.checks.model import Context
+    from workshop.deploy.targets import Target
 
     return {r.check.id: r.result for r in verify.run_checks(Context(root, Target(), course_root=REPO), ids)}
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from workshop import rollout, targets, workspace
+from workshop.course import workspace
+from workshop.deploy import rollout, targets
 
 
 class FakeSts:

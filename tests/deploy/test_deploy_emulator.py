@@ -11,8 +11,9 @@ import uuid
 
 import pytest
 
-from workshop import emulator, replay, targets, tools
-from workshop.targets import Target
+from workshop import emulator
+from workshop.deploy import replay, targets, tools
+from workshop.deploy.targets import Target
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(tools.find_osls() is None, reason="osls is not installed (run `make setup`)")]
 

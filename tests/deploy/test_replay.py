@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from workshop import course, deploy, replay, targets
-from workshop.targets import Target
+from workshop.course import model as course
+from workshop.deploy import osls as deploy
+from workshop.deploy import replay, targets
+from workshop.deploy.targets import Target
 
 RIDE, WILD = "wild-rydes-ride-record", "wild-rydes"
 URL, TOPIC = "/wild-rydes-ride-record/dev/URL", "/wild-rydes/dev/SnsTopicArn"
@@ -16,11 +18,11 @@ URL, TOPIC = "/wild-rydes-ride-record/dev/URL", "/wild-rydes/dev/SnsTopicArn"
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """Every checkpoint's files, exported from a workspace built by the runner's own init."""
-    from workshop import checkpoints as core
+    from workshop.checkpoints import build as core
 
     root = tmp_path_factory.mktemp("replay") / "ws"
     loaded = course.load()
-    from workshop import workspace
+    from workshop.course import workspace
 
     workspace.create(root, loaded.course_version, loaded.steps[0].id)
     core.init_repo(root, loaded)
@@ -69,9 +71,8 @@ def test_missing_checkpoint_names_init(tmp_path):
     import subprocess
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    with pytest.raises(Exception, match="workshop init"):
-        with replay.exported(tmp_path, "checkpoint/99-nope"):
-            pass
+    with pytest.raises(Exception, match="workshop init"), replay.exported(tmp_path, "checkpoint/99-nope"):
+        pass
 
 
 @pytest.mark.parametrize(

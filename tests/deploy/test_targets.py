@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from workshop import targets
+from workshop.deploy import targets
 from workshop.errors import BadInput
 
 USER_ENV = {

@@ -21,9 +21,12 @@ import boto3
 import pytest
 from emulator_support import OSLS, wait_for
 
-from workshop import checkpoints, course, emulator, workspace
-from workshop.replay import exported
-from workshop.targets import Target, deploy_env
+from workshop import emulator
+from workshop.checkpoints import build as checkpoints
+from workshop.course import model as course
+from workshop.course import workspace
+from workshop.deploy.replay import exported
+from workshop.deploy.targets import Target, deploy_env
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from workshop.checks.model import Problem, Result, errored, failed, pending
 from workshop.checks.registry import RR, WR
@@ -34,7 +34,12 @@ def code(exc: Exception) -> str:
 
 def translate(exc: Exception, ctx) -> Result | None:
     """An AWS error said as what it means to the learner (credentials, endpoint, permissions); None if not one of those."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
 
     t = ctx.target
     if isinstance(exc, NoCredentialsError):
@@ -85,7 +90,9 @@ def identity(ctx) -> dict:
             return ctx.client("sts").get_caller_identity()
         except Exception as exc:  # noqa: BLE001
             said = translate(exc, ctx)
-            raise Problem(said) if said else exc
+            if said:
+                raise Problem(said) from exc
+            raise
 
     return ctx.memo("identity", ask)
 
@@ -117,7 +124,7 @@ def _stack(ctx, service: str) -> dict:
         raise Problem(failed(f"{name} is ROLLBACK_COMPLETE: its first deploy failed", "a *_COMPLETE stack",
                              f"Read the deploy log in .workshop/logs, fix the cause, then {recreate_cmd(service)}."))
     if status.endswith("_IN_PROGRESS"):
-        raise Problem(pending(f"{name} is {status}", "a *_COMPLETE stack", f"Wait for the deploy to finish, then `workshop verify`."))
+        raise Problem(pending(f"{name} is {status}", "a *_COMPLETE stack", "Wait for the deploy to finish, then `workshop verify`."))
     if status.endswith("_FAILED") or status == "UPDATE_ROLLBACK_COMPLETE":
         raise Problem(failed(f"{name} is {status}: the last deploy failed and was rolled back", "a *_COMPLETE stack",
                              f"Read the deploy log in .workshop/logs, fix the cause, then {deploy_cmd(service)} again."))

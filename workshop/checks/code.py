@@ -122,7 +122,7 @@ def request_ride_publishes(ctx) -> Result:
 
 def _run_step_tests(ctx, service: str, test_file: str, fix: str) -> Result:
     """Run one of steps/tests against the learner's service folder; a failure's message is what the learner sees."""
-    from workshop import course
+    from workshop.course import model as course
 
     tests = (ctx.course_root or course.course_root()) / "steps" / "tests" / test_file
     with tempfile.TemporaryDirectory(prefix="workshop-check-") as tmp:

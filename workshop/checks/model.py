@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 FAMILIES = ("static", "live", "behaviour")
 RESULTS = ("pass", "fail", "error", "pending")
@@ -89,7 +90,7 @@ class Context:
     def session(self):
         with self._lock:
             if self._session is None:
-                from workshop import targets
+                from workshop.deploy import targets
 
                 self._session = (self._connect or targets.connect)(self.root, self.target)
             return self._session
@@ -104,7 +105,7 @@ class Context:
         key = (name, region)
         with self._lock:
             if key not in self._clients:
-                from workshop import targets
+                from workshop.deploy import targets
 
                 if region and region != self.target.region:
                     from dataclasses import replace

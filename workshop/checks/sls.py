@@ -31,7 +31,7 @@ def _load(path: Path, service: str) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise Problem(failed(f"{shown} is missing", f"{shown} in your workspace",
-                             f"Restore it with `workshop reset` (your files are backed up first).")) from None
+                             "Restore it with `workshop reset` (your files are backed up first).")) from None
     try:
         data = cfn_yaml.loads(text, str(path))
     except Exception as exc:  # noqa: BLE001 - the YAML library's errors carry the line
@@ -88,7 +88,7 @@ def unresolved(text: str) -> bool:
 def framework_print(ctx, service: str) -> dict | None:
     """Ask the framework itself (`osls print`, bounded) for the resolved configuration; None when it cannot say."""
     def run() -> dict | None:
-        from workshop import targets, tools
+        from workshop.deploy import targets, tools
 
         osls = tools.find_osls()
         if osls is None:

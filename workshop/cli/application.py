@@ -7,15 +7,13 @@ Command modules register on `app` (or on a sub-app mounted here). They import no
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import typer
+from click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from workshop import errors
-
-from click.exceptions import ClickException
 
 # Click's own control flow (usage errors, --help, exits) passes through untouched.
 _CLICK_FLOW = (ClickException, typer.Exit, typer.Abort)
@@ -28,19 +26,19 @@ class WorkshopGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except errors.WorkshopError as exc:
-            from workshop.render import err_console, error_line
+            from workshop.cli.render import err_console, error_line
 
             error_line(exc.message, exc.detail)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            from workshop.render import err_console
+            from workshop.cli.render import err_console
 
             err_console().print("[yellow]Interrupted.[/] Run the same command again to carry on.")
             raise typer.Exit(errors.EXIT_INTERRUPTED) from None
         except _CLICK_FLOW:
             raise
         except Exception as exc:  # noqa: BLE001 - the one place that catches everything
-            from workshop.render import error_line
+            from workshop.cli.render import error_line
 
             log = errors.write_crash_log(exc)
             error_line(

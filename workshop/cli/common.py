@@ -2,16 +2,15 @@
 
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
-from typing import Annotated
 
 from workshop.cli.application import options
 
 # Paths are taken as text and made Paths here: click's Path type crashes on a NUL byte in the value.
 WorkspaceOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--workspace", "-w", help="The workspace folder (default: found from the current folder).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (see docs/json.md).")]
@@ -25,6 +24,7 @@ def workspace_path(ctx: typer.Context, given: str | None) -> Path | None:
 
 def open_session(ctx: typer.Context, given: Path | None):
     """Load the course and the learner's progress (imports kept lazy for start-up time)."""
-    from workshop import course, progress
+    from workshop.course import model as course
+    from workshop.course import progress
 
     return progress.open_session(workspace_path(ctx, given), course.load())

@@ -1,8 +1,9 @@
 """`workshop cost`: the module's cost question as a calculator (the core is workshop/cost.py)."""
 
 
-import typer
 from typing import Annotated
+
+import typer
 
 from workshop.cli.application import app
 from workshop.cli.common import JsonOpt
@@ -39,7 +40,8 @@ def cost_command(
     The defaults are the module's question: 10,000,000 requests a month, 100 ms, 128 MB, x86_64, in us-east-1,
     without the free tier. Change any of them to see how the two paths move.
     """
-    from workshop import cost, render
+    from workshop.cli import render
+    from workshop.instructor import cost
 
     inputs = cost.make_inputs(
         requests, duration_ms, memory_mb, arch, free_tier=free_tier, http_api=http_api, with_table=with_table
@@ -54,7 +56,9 @@ def cost_command(
 def _show(estimate, console) -> None:  # noqa: ANN001 - types live in modules imported lazily
     from rich.table import Table
 
-    from workshop.cost import _num  # one number format for the table and the worked answer
+    from workshop.instructor.cost import (
+        _num,  # one number format for the table and the worked answer
+    )
 
     i, prices = estimate.inputs, estimate.prices
     billed = "" if estimate.billed_ms == i.duration_ms else f" (billed {estimate.billed_ms:,} ms)"

@@ -2,7 +2,7 @@
 
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ class RichPresenter:
     """Shows each stage of a demo step with Rich; waits for Enter between steps unless told not to."""
 
     def __init__(self, pause: bool):
-        from workshop import render
+        from workshop.cli import render
 
         self.out = render.out_console()
         self.wait = pause
@@ -50,7 +50,7 @@ class RichPresenter:
             self.out.print(f"[dim]... {len(lines) - MAX_DIFF_LINES} more lines (`workshop diff --step N` shows them all)[/]")
 
     def solved(self, step, outcome) -> None:
-        from workshop import render
+        from workshop.cli import render
 
         if outcome.changed:
             render.note(f"solution of step {step.number} applied: {', '.join(outcome.changed)}")
@@ -61,7 +61,7 @@ class RichPresenter:
         return _Spinner(ctx)
 
     def verified(self, report) -> None:
-        from workshop import render
+        from workshop.cli import render
 
         render.verify_table(report)
 
@@ -73,7 +73,7 @@ class RichPresenter:
 def _summary(summary, target_name: str) -> None:
     from rich.table import Table
 
-    from workshop import render
+    from workshop.cli import render
 
     out = render.out_console()
     table = Table(title="Demo summary", title_justify="left")
@@ -94,7 +94,7 @@ def _summary(summary, target_name: str) -> None:
                 value = ride.get(key, 0)
                 bar = "█" * max(1, round(40 * value / scale))
                 out.print(f"  {name:<20} {what:<14} [cyan]{bar}[/] {value} ms", highlight=False)
-    from workshop import cost
+    from workshop.instructor import cost
 
     estimate = cost.estimate()
     out.print(f"[bold]Cost at the module's inputs[/] (10,000,000 requests, 100 ms, 128 MB, us-east-1): HTTP path "
@@ -105,20 +105,25 @@ def _summary(summary, target_name: str) -> None:
 @app.command()
 def demo(
     ctx: typer.Context,
-    from_: Annotated[Optional[str], typer.Option("--from", help="First step (number or id); earlier ones are replayed.", show_default=False)] = None,
-    to: Annotated[Optional[str], typer.Option("--to", help="Last step (default: 13).", show_default=False)] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="First step (number or id); earlier ones are replayed.", show_default=False)] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last step (default: 13).", show_default=False)] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not pause between steps or ask before deploying to AWS.")] = False,
-    workspace_dir: Annotated[Optional[str], typer.Option("--workspace", "-w", help="Run in this workspace (default: a fresh temporary one).", show_default=False)] = None,
-    target: Annotated[Optional[str], typer.Option("--target", help="`local` (default) or `aws`.", show_default=False)] = None,
+    workspace_dir: Annotated[str | None, typer.Option("--workspace", "-w", help="Run in this workspace (default: a fresh temporary one).", show_default=False)] = None,
+    target: Annotated[str | None, typer.Option("--target", help="`local` (default) or `aws`.", show_default=False)] = None,
 ) -> None:
     """Apply, deploy and verify every step of the module, with pictures and diffs (instructors)."""
     import contextlib
     import shutil
     import tempfile
 
-    from workshop import course, demo as core, emulator, render, rollout, targets, workspace
+    from workshop import emulator
+    from workshop.cli import render
     from workshop.cli.deploy import _confirm_account, _target
+    from workshop.course import model as course
+    from workshop.course import workspace
+    from workshop.deploy import rollout, targets
     from workshop.errors import BadInput
+    from workshop.instructor import demo as core
 
     loaded = course.load()
     first = loaded.step(from_) if from_ is not None else loaded.steps[0]
@@ -131,10 +136,10 @@ def demo(
     session = None
     try:
         if workspace.locate(root) is None:
-            from workshop import checkpoints
+            from workshop.checkpoints import build as checkpoints
 
             checkpoints.create_workspace(root, loaded)
-        from workshop import progress
+        from workshop.course import progress
 
         session = progress.open_session(root, loaded)
         chosen = _target(session, target, None, None, None)
@@ -166,7 +171,8 @@ def demo(
 
 
 def _running(root: Path) -> bool:
-    from workshop import emulator, targets
+    from workshop import emulator
+    from workshop.deploy import targets
 
     try:
         return emulator.status(targets.emulator_dir(root)) is not None

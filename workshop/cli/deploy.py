@@ -2,25 +2,23 @@
 
 
 import sys
-from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
-from typing import Annotated
 
 from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
 
-TargetOpt = Annotated[Optional[str], typer.Option("--target", help="`local` (the embedded emulator, default) or `aws`.", show_default=False)]
-StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Deploy stage (default: dev locally, dev-<user> on aws).", show_default=False)]
-RegionOpt = Annotated[Optional[str], typer.Option("--region", help="AWS region (default us-east-1).", show_default=False)]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="AWS profile for the aws target.", show_default=False)]
+TargetOpt = Annotated[str | None, typer.Option("--target", help="`local` (the embedded emulator, default) or `aws`.", show_default=False)]
+StageOpt = Annotated[str | None, typer.Option("--stage", help="Deploy stage (default: dev locally, dev-<user> on aws).", show_default=False)]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region (default us-east-1).", show_default=False)]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile for the aws target.", show_default=False)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deploying to a real account.")]
 
 
 def _target(session, name, stage, region, profile):
     """Resolve the target from the workspace and the options, and remember the choice."""
-    from workshop import targets
+    from workshop.deploy import targets
 
     target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
     stored = {**session.state.target, **target.to_json()}
@@ -32,7 +30,8 @@ def _target(session, name, stage, region, profile):
 
 def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
     """On a real account, show account, region and stage once per workspace and ask before the first deploy."""
-    from workshop import render, targets
+    from workshop.cli import render
+    from workshop.deploy import targets
     from workshop.errors import WorkshopError
 
     if target.name != "aws":
@@ -55,7 +54,8 @@ class _Spinner:
     """A Rich status line on stderr showing the current action and CloudFormation event of a deploy context."""
 
     def __init__(self, rctx) -> None:
-        from workshop import deploy, render
+        from workshop.cli import render
+        from workshop.deploy import osls as deploy
 
         self.base = ""
         self._status = render.err_console().status("starting")
@@ -88,7 +88,8 @@ def deploy_command(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
-    from workshop import render, rollout
+    from workshop.cli import render
+    from workshop.deploy import rollout
 
     session = open_session(ctx, workspace_dir)
     if service != "all":
@@ -114,7 +115,8 @@ def deploy_command(
 
 def deploy_to_step(session, step) -> None:
     """For `reset --step N --deploy`: the target holds what it should at the start of the step."""
-    from workshop import render, rollout, targets
+    from workshop.cli import render
+    from workshop.deploy import rollout, targets
 
     chosen = targets.resolve(session.state.target)
     rctx = rollout.Context.open(session.root, chosen)
@@ -132,7 +134,8 @@ def teardown(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Remove both services from the target, then list any workshop resource still there."""
-    from workshop import inventory, render, rollout
+    from workshop.cli import render
+    from workshop.deploy import inventory, rollout
 
     session = open_session(ctx, workspace_dir)
     chosen = _target(session, target, stage, region, profile)
@@ -165,8 +168,10 @@ def doctor(
     profile: ProfileOpt = None, as_json: JsonOpt = False, workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Check Python, Node, osls, git and the target (reachability, identity, region, stage)."""
-    from workshop import doctor as core
-    from workshop import render, targets, workspace
+    from workshop.cli import render
+    from workshop.course import workspace
+    from workshop.deploy import doctor as core
+    from workshop.deploy import targets
 
     root = workspace.locate(workspace_path(ctx, workspace_dir))
     stored = workspace.load_state(root).target if root is not None else {}
@@ -195,13 +200,13 @@ def test_command(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Run a service's own unit tests (offline: in-process moto, no account)."""
-    from workshop import rollout, unit_tests
+    from workshop.deploy import rollout, unit_tests
 
     session = open_session(ctx, workspace_dir)
     rollout.check_service(service)
     code = unit_tests.run(session.root / service, stream=sys.stdout)
     if code != 0:
-        from workshop import render
+        from workshop.cli import render
 
         render.error_line(f"The {service} tests did not pass: fix what pytest reports above, then `workshop test {service}` again.")
         raise typer.Exit(1)

@@ -2,9 +2,9 @@
 
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from typing import Annotated
 
 from workshop.cli.application import app, options
 
@@ -20,7 +20,7 @@ NOT_RUNNING = {"running": False, "pid": None, "port": None, "https_port": None, 
 def state_dir(ctx: typer.Context) -> Path:
     """`<workspace>/.workshop/emulator/` inside a workspace, else the per-user folder."""
     from workshop import errors
-    from workshop.workspace import locate
+    from workshop.course.workspace import locate
 
     root = locate(options(ctx).workspace)
     return root / ".workshop" / "emulator" if root is not None else errors.workshop_home() / "emulator"
@@ -32,7 +32,8 @@ def start_command(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one chosen by the system).")] = 0,
 ) -> None:
     """Start the emulator in the background and wait until it answers (it keeps what you deployed across restarts)."""
-    from workshop import emulator, render
+    from workshop import emulator
+    from workshop.cli import render
 
     folder = state_dir(ctx)
     with render.err_console().status("Starting the emulator..."):
@@ -48,7 +49,8 @@ def start_command(
 @emulator_app.command("stop")
 def stop_command(ctx: typer.Context) -> None:
     """Stop the emulator; it saves its state first, so `workshop emulator start` brings everything back."""
-    from workshop import emulator, render
+    from workshop import emulator
+    from workshop.cli import render
 
     if emulator.stop(state_dir(ctx)):
         render.success("Emulator stopped; its state is saved.")
@@ -62,7 +64,8 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show whether the emulator runs, its pid, ports and state file."""
-    from workshop import emulator, render
+    from workshop import emulator
+    from workshop.cli import render
 
     info = emulator.status(state_dir(ctx))
     if as_json:

@@ -1,22 +1,21 @@
 """Commands over the workspace's git repository: reset, solve, diff, backups, restore, and the authors' `dev` commands.
 
-Thin: each parses options, calls one core function in workshop.checkpoints (imported lazily: git is never imported by
+Thin: each parses options, calls one core function in workshop.checkpoints.build (imported lazily: git is never imported by
 `workshop status`), and renders the result. Every command that replaces files names its backup and the restore command.
 """
 
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
-from typing import Annotated
 
 from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
 
 STEP_SETTINGS = {"ignore_unknown_options": True}
 StepOpt = Annotated[
-    Optional[str], typer.Option("--step", "-s", help="A step number or id (default: the current step).", show_default=False)
+    str | None, typer.Option("--step", "-s", help="A step number or id (default: the current step).", show_default=False)
 ]
 
 dev_app = typer.Typer(help="Commands for course authors: record a step's patch, check the whole course.", no_args_is_help=True)
@@ -25,17 +24,18 @@ app.add_typer(dev_app, name="dev")
 
 def _open(ctx: typer.Context, workspace_dir: Path | None):
     """The session, after finishing whatever a killed command left half-done (and saying what was done)."""
-    from workshop import checkpoints, render
+    from workshop.checkpoints import operations
+    from workshop.cli import render
 
     session = open_session(ctx, workspace_dir)
-    for line in checkpoints.recover(session.root):
+    for line in operations.recover(session.root):
         render.note(line)
     return session
 
 
 def _backup_lines(outcome) -> None:
-    from workshop import render
-    from workshop.backups import restore_command
+    from workshop.checkpoints.backups import restore_command
+    from workshop.cli import render
 
     if outcome.backup is not None:
         name = outcome.backup.name
@@ -46,7 +46,7 @@ def _backup_lines(outcome) -> None:
 
 
 def _outcome_json(outcome) -> dict:
-    from workshop.backups import restore_command
+    from workshop.checkpoints.backups import restore_command
 
     return {
         "step": outcome.step.id if outcome.step else None,
@@ -59,7 +59,7 @@ def _outcome_json(outcome) -> dict:
 
 
 def _changed_files(outcome) -> None:
-    from workshop import render
+    from workshop.cli import render
 
     console = render.out_console()
     for path in outcome.changed[:20]:
@@ -77,11 +77,12 @@ def reset(
     as_json: JsonOpt = False,
 ) -> None:
     """Put your files at the START of a step (your current files are backed up first) and make it the current step."""
-    from workshop import checkpoints, render
+    from workshop.checkpoints import operations
+    from workshop.cli import render
 
     session = _open(ctx, workspace_dir)
     chosen = session.course.step(step)
-    outcome = checkpoints.reset_to_step(session.root, session.course, chosen)
+    outcome = operations.reset_to_step(session.root, session.course, chosen)
     if deploy:
         from workshop.cli.deploy import deploy_to_step
 
@@ -101,11 +102,12 @@ def reset(
 @app.command(context_settings=STEP_SETTINGS)
 def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Apply a step's solution on top of your work (a three-way merge; your files are backed up first)."""
-    from workshop import checkpoints, render
+    from workshop.checkpoints import operations
+    from workshop.cli import render
 
     session = _open(ctx, workspace_dir)
     chosen = session.course.step(step) if step is not None else session.current()
-    outcome = checkpoints.solve_step(session.root, session.course, chosen)
+    outcome = operations.solve_step(session.root, session.course, chosen)
     if as_json:
         render.print_json(_outcome_json(outcome))
         return
@@ -135,7 +137,7 @@ def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt 
 @app.command(context_settings=STEP_SETTINGS)
 def diff(
     ctx: typer.Context,
-    path: Annotated[Optional[str], typer.Argument(help="Only this file or folder.", show_default=False)] = None,
+    path: Annotated[str | None, typer.Argument(help="Only this file or folder.", show_default=False)] = None,
     step: StepOpt = None,
     stat: Annotated[bool, typer.Option("--stat", help="Only the changed files and line counts.")] = False,
     against: Annotated[
@@ -144,7 +146,8 @@ def diff(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Compare your files with the solution of the current step (+ lines: what the solution has that your files lack)."""
-    from workshop import checkpoints, render
+    from workshop.checkpoints import operations
+    from workshop.cli import render
     from workshop.errors import BadInput
 
     if against not in ("solution", "start"):
@@ -152,7 +155,7 @@ def diff(
     session = _open(ctx, workspace_dir)
     chosen = session.course.step(step) if step is not None else session.current()
     paths = (_relative(session.root, Path(path)),) if path is not None else ()
-    result = checkpoints.diff(session.root, session.course, chosen, against=against, stat=stat, paths=paths)
+    result = operations.diff(session.root, session.course, chosen, against=against, stat=stat, paths=paths)
     console = render.out_console()
     if not result.text.strip():
         render.success(f"No differences between {result.left} and {result.right}.")
@@ -182,11 +185,12 @@ def _relative(root: Path, path: Path) -> str:
 @app.command("backups")
 def backups_(ctx: typer.Context, workspace_dir: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """List the backups of your files, oldest first (`workshop restore NAME` brings one back)."""
-    from workshop import checkpoints, render
-    from workshop.gitrepo import open_repo
+    from workshop.checkpoints import backups
+    from workshop.checkpoints.repo import open_repo
+    from workshop.cli import render
 
     session = _open(ctx, workspace_dir)
-    found = checkpoints.list_backups(open_repo(session.root))
+    found = backups.list_all(open_repo(session.root))
     if as_json:
         render.print_json({"backups": [b.to_json() for b in found]})
         return
@@ -212,10 +216,11 @@ def restore(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Bring back the files of a backup (the files it replaces are backed up first)."""
-    from workshop import checkpoints, render
+    from workshop.checkpoints import operations
+    from workshop.cli import render
 
     session = _open(ctx, workspace_dir)
-    outcome = checkpoints.restore(session.root, name)
+    outcome = operations.restore(session.root, name)
     if not outcome.changed:
         render.success("Your files already equal that backup; nothing was changed.")
         return
@@ -231,7 +236,8 @@ def dev_record(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Regenerate solutions/NN-<id>.patch from your files (the edited state after STEP) and rebuild the checkpoints."""
-    from workshop import checkpoints, render
+    from workshop.checkpoints import build as checkpoints
+    from workshop.cli import render
 
     session = _open(ctx, workspace_dir)
     chosen = session.course.step(step)
@@ -252,10 +258,11 @@ def dev_check(
 ) -> None:
     """Check the course: patches apply in order, checkpoints' unit tests pass, and on the emulator every step's checks
     fail at its start and pass after its solution and deploys."""
-    from workshop import course, devcheck, render
     from workshop.checks import registry
-
+    from workshop.cli import render
+    from workshop.course import model as course
     from workshop.errors import CourseError
+    from workshop.instructor import devcheck
 
     loaded = course.load()
     try:
@@ -275,7 +282,7 @@ def dev_check(
     for item in report:
         show(item)
     if not skip_live and all(item.ok for item in report):
-        from workshop import devcheck_live
+        from workshop.instructor import devcheck_live
 
         def on_step(done) -> None:
             rule = "checks fail at its start, pass after" if done.before is not None else "checks pass after (behaviour: exempt at its start)"

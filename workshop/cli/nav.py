@@ -2,10 +2,9 @@
 
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
-from typing import Annotated
 
 from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
@@ -20,7 +19,9 @@ def init(
     directory: Annotated[str, typer.Argument(help="Folder for the new workspace.")] = "wild-rydes-workshop",
 ) -> None:
     """Create a learner workspace in DIRECTORY (safe to run again on an existing one)."""
-    from workshop import course, render, workspace
+    from workshop.cli import render
+    from workshop.course import model as course
+    from workshop.course import workspace
 
     loaded = course.load()
     try:
@@ -34,7 +35,9 @@ def init(
 
         raise BadInput(f"{root} is a file, not a folder. Choose another path: `workshop init DIR`.")
     existed = workspace.locate(root) == root
-    from workshop import checkpoints  # imports git: only init and the git commands need it
+    from workshop.checkpoints import (
+        build as checkpoints,  # imports git: only init and the git commands need it
+    )
 
     built = checkpoints.create_workspace(root, loaded)
     branches = f"{len(built.checkpoints)} checkpoint branches (`git branch` lists them)"
@@ -55,7 +58,9 @@ def status(
     repair: Annotated[bool, typer.Option("--repair", help="Rebuild a damaged progress file, keeping what can be read.")] = False,
 ) -> None:
     """Show your progress through the module."""
-    from workshop import course, progress, render, workspace
+    from workshop.cli import render
+    from workshop.course import model as course
+    from workshop.course import progress, workspace
 
     loaded = course.load()
     if repair:
@@ -87,11 +92,11 @@ def status(
 @app.command(context_settings=STEP_ARG_SETTINGS)
 def show(
     ctx: typer.Context,
-    step: Annotated[Optional[str], typer.Argument(help="A step number or id (default: the current step).", show_default=False)] = None,
+    step: Annotated[str | None, typer.Argument(help="A step number or id (default: the current step).", show_default=False)] = None,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Show a step's instructions."""
-    from workshop import render
+    from workshop.cli import render
 
     session = open_session(ctx, workspace_dir)
     chosen = session.course.step(step) if step is not None else session.current()
@@ -104,7 +109,8 @@ def show(
 @app.command()
 def hint(ctx: typer.Context, workspace_dir: WorkspaceOpt = None) -> None:
     """Reveal the next hint of the current step."""
-    from workshop import progress, render
+    from workshop.cli import render
+    from workshop.course import progress
 
     session = open_session(ctx, workspace_dir)
     step = session.current()
@@ -119,7 +125,8 @@ def next_(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Move on to the next step (the current one must pass `workshop verify` first, unless --force)."""
-    from workshop import progress, render
+    from workshop.cli import render
+    from workshop.course import progress
     from workshop.errors import WorkshopError
 
     session = open_session(ctx, workspace_dir)
@@ -129,7 +136,7 @@ def next_(
                             "(or `workshop next --force` to skip it; it then shows as skipped).")
     last = session.course.index(current) + 1 >= len(session.course.steps)
     if last and not force:
-        from workshop import verify
+        from workshop.checks import runner as verify
 
         report = verify.verify_all(session)
         if not report.passed:
@@ -147,7 +154,8 @@ def next_(
 @app.command()
 def back(ctx: typer.Context, workspace_dir: WorkspaceOpt = None) -> None:
     """Go back to the previous step (files are not changed; see `workshop reset`)."""
-    from workshop import progress, render
+    from workshop.cli import render
+    from workshop.course import progress
 
     session = open_session(ctx, workspace_dir)
     step = progress.move_back(session)
@@ -157,7 +165,8 @@ def back(ctx: typer.Context, workspace_dir: WorkspaceOpt = None) -> None:
 @app.command(context_settings=STEP_ARG_SETTINGS)
 def goto(ctx: typer.Context, step: StepArg, workspace_dir: WorkspaceOpt = None) -> None:
     """Make STEP the current step (files are not changed; see `workshop reset --step N`)."""
-    from workshop import progress, render
+    from workshop.cli import render
+    from workshop.course import progress
 
     session = open_session(ctx, workspace_dir)
     chosen = progress.move_to(session, session.course.step(step))
@@ -167,10 +176,11 @@ def goto(ctx: typer.Context, step: StepArg, workspace_dir: WorkspaceOpt = None) 
 
 @app.command()
 def questions(
-    answer: Annotated[Optional[str], typer.Option("--answer", help="Show the worked answer of one question (cost, order, retries).")] = None,
+    answer: Annotated[str | None, typer.Option("--answer", help="Show the worked answer of one question (cost, order, retries).")] = None,
 ) -> None:
     """List the module's questions, or show one question's worked answer."""
-    from workshop import course, render
+    from workshop.cli import render
+    from workshop.course import model as course
 
     loaded = course.load()
     if answer is None:
@@ -179,7 +189,7 @@ def questions(
     question = loaded.question(answer)
     text = question.text()
     if question.id == "cost":
-        from workshop import cost
+        from workshop.instructor import cost
 
         text = text.split("## Answer")[0] + "## Answer\n\n" + cost.worked_answer()
     render.markdown(text, title=question.title)

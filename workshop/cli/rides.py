@@ -1,7 +1,7 @@
 """`workshop ride` and `workshop logs`."""
 
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,16 +15,18 @@ MAX_RIDES = 100
 def ride(
     ctx: typer.Context,
     count: Annotated[int, typer.Option("--count", "-n", help=f"How many rides to request (1-{MAX_RIDES}).")] = 1,
-    pickup: Annotated[Optional[str], typer.Option("--pickup", help="Pickup location as LAT,LON.", show_default=False)] = None,
+    pickup: Annotated[str | None, typer.Option("--pickup", help="Pickup location as LAT,LON.", show_default=False)] = None,
     workspace_dir: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Request rides through the deployed API and follow each one into DynamoDB (which path recorded it, how fast)."""
-    from workshop import render, rides, targets
     from workshop.checks import behaviour
     from workshop.checks.model import Problem
+    from workshop.checks.runner import context
+    from workshop.cli import render
+    from workshop.deploy import targets
     from workshop.errors import BadInput, WorkshopError
-    from workshop.verify import context
+    from workshop.instructor import rides
 
     if not 1 <= count <= MAX_RIDES:
         raise BadInput(f"--count must be 1 to {MAX_RIDES}, not {count} (e.g. `workshop ride --count 5`).")
@@ -61,7 +63,7 @@ def _ride_json(o: dict) -> dict:
 
 
 def _print_ride(o: dict) -> None:
-    from workshop import render
+    from workshop.cli import render
 
     j = _ride_json(o)
     out = render.out_console()
@@ -85,7 +87,9 @@ def logs(
     """Show a function's log lines from the target (CloudWatch Logs, or the emulator's copy of them)."""
     import datetime as _dt
 
-    from workshop import render, rides, targets
+    from workshop.cli import render
+    from workshop.deploy import targets
+    from workshop.instructor import rides
 
     seconds = rides.parse_since(since)
     session = open_session(ctx, workspace_dir)

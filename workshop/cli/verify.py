@@ -1,10 +1,9 @@
 """The `workshop verify` command: run a step's checks and show what is wrong and how to fix it."""
 
 
-from typing import Optional
+from typing import Annotated
 
 import typer
-from typing import Annotated
 
 from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
@@ -15,17 +14,19 @@ WRITES_NOTE = "These checks write to the account: {what}. Nothing else is change
 @app.command("verify", context_settings={"ignore_unknown_options": True})
 def verify_command(
     ctx: typer.Context,
-    step: Annotated[Optional[str], typer.Option("--step", help="A step number or id (default: the current step).", show_default=False)] = None,
+    step: Annotated[str | None, typer.Option("--step", help="A step number or id (default: the current step).", show_default=False)] = None,
     all_: Annotated[bool, typer.Option("--all", help="Re-verify every check that must still hold at the end of the module.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait as long as AWS needs (the DLQ check takes minutes on real AWS).")] = False,
-    stage: Annotated[Optional[str], typer.Option("--stage", help="Check this stage instead of the workspace's.", show_default=False)] = None,
-    region: Annotated[Optional[str], typer.Option("--region", help="Check this region instead of the workspace's.", show_default=False)] = None,
-    profile: Annotated[Optional[str], typer.Option("--profile", help="AWS profile (aws target).", show_default=False)] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="Check this stage instead of the workspace's.", show_default=False)] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Check this region instead of the workspace's.", show_default=False)] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (aws target).", show_default=False)] = None,
     workspace_dir: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the checks of the current step (or --step N, or --all) and show what to fix. Exit 0 only when all pass."""
-    from workshop import render, targets, verify
+    from workshop.checks import runner as verify
+    from workshop.cli import render
+    from workshop.deploy import targets
     from workshop.errors import BadInput
 
     if all_ and step is not None:

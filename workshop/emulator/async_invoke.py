@@ -74,7 +74,7 @@ def _give_up(fn: Any, event: Any, result: lambda_run.Invocation, attempts: int) 
         if target:
             record = {
                 "version": "1.0",
-                "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "requestContext": {"requestId": result.request_id, "functionArn": f"{fn.function_arn}:$LATEST",
                                    "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
                 "requestPayload": event,

@@ -140,7 +140,7 @@ def _event(environ: dict[str, Any], api_id: str, account_id: str, stage: str, pa
         body, encoded = (raw.decode("utf-8") if raw else None), False
     except UnicodeDecodeError:
         body, encoded = base64.b64encode(raw).decode("ascii"), True
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     domain = domain or headers.get("Host", [""])[0]
     return {
         "resource": resource_path, "path": path, "httpMethod": environ.get("REQUEST_METHOD", "GET").upper(),

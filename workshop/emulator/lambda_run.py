@@ -84,7 +84,7 @@ def run(fn: Any, event: Any) -> Invocation:
     """Invoke `fn` (a moto LambdaFunction) with `event` in a subprocess and record its log stream."""
     conf = settings.current()
     request_id = str(uuid.uuid4())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
     code = sandbox.code_dir(conf.state_dir, fn.code_bytes, getattr(fn, "code_sha_256", None))
     (conf.state_dir / "home").mkdir(exist_ok=True)
@@ -126,7 +126,7 @@ def _finish(fn: Any, request_id: str, stream: str, now: dt.datetime, text: str, 
     lines += [line for line in text.splitlines() if line.strip()]
     timed_out = timed_out or bool(result and result.get("timed_out"))
     if timed_out:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         lines.append(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds")
         payload = {"errorMessage": f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds",
                    "errorType": "Sandbox.Timedout"}

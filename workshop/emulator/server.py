@@ -110,7 +110,11 @@ def _load(control: Control, state_file: Path, notes: list[str]) -> None:
         started = time.perf_counter()
         speedups.install()
         patches.install()
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
 
         from workshop.emulator.gateway import Gateway
 

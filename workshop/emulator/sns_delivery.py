@@ -18,7 +18,7 @@ def sns_event(subscription: Any, message: str, message_id: str, subject: str | N
     """The event a function subscribed to a topic receives."""
     topic_arn = subscription.topic.arn
     region = topic_arn.split(":")[3]
-    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     attributes = {
         name: {"Type": value.get("Type", "String"), "Value": value.get("Value")}
         for name, value in (message_attributes or {}).items()

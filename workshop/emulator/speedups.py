@@ -24,7 +24,7 @@ def install() -> None:
     def shared() -> Any:
         return session_cls()  # one Session, so botocore's loader parses its data files once
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def regions(service_name: str, partition_name: str, allow_non_regional: bool) -> tuple[str, ...]:
         return tuple(original_regions(shared(), service_name, partition_name, allow_non_regional))
 

@@ -4,8 +4,6 @@ argv: EVENT_FILE RESULT_FILE. The handler is $_HANDLER ("path/module.function").
 "init_ms", "max_rss_kb"} to RESULT_FILE; whatever the function prints is the invocation's log.
 """
 
-import _workshop_netroute  # noqa: F401  - must come first: routes execute-api calls to the emulator
-
 import importlib
 import json
 import logging
@@ -15,6 +13,8 @@ import signal
 import sys
 import time
 import traceback
+
+import _workshop_netroute  # noqa: F401  - must come first: routes execute-api calls to the emulator
 
 _STARTED = time.monotonic()
 

@@ -6,13 +6,13 @@ import datetime as _dt
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from workshop import targets, tools
+from workshop.deploy import targets, tools
+from workshop.deploy.targets import Target
 from workshop.errors import WorkshopError
-from workshop.targets import Target
 
 EVENT_RE = re.compile(r"^\s*([A-Z_]+_(?:IN_PROGRESS|COMPLETE|FAILED)) - (\S+) - (\S+)")
 SSM_MISSING_RE = re.compile(r'Cannot resolve variable at "([^"]+)": Value not found at "ssm" source')
@@ -110,7 +110,7 @@ def current_event(line: str) -> str | None:
 
 
 def _tail(lines: list[str], log: Path, count: int = 8) -> str:
-    meaningful = [l for l in lines if l.strip() and not l.lstrip().startswith(("Environment:", "Docs:", "Support:", "Credentials:"))]
+    meaningful = [line for line in lines if line.strip() and not line.lstrip().startswith(("Environment:", "Docs:", "Support:", "Credentials:"))]
     return "\n".join([*meaningful[-count:], f"Full log: {log}"])
 
 
@@ -118,7 +118,7 @@ def explain_failure(service: str, action: str, target: Target, lines: list[str],
     """A one-line, translated explanation of a failed osls command, naming the command that fixes it."""
     text = "\n".join(lines)
     if SSM_MISSING_RE.search(text):
-        from workshop.replay import producers_missing
+        from workshop.deploy.replay import producers_missing
 
         missing = producers_missing(service_dir, target.stage, exclude=service)
         if missing:

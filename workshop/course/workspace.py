@@ -25,7 +25,7 @@ STEP_STATES = ("verified", "skipped", "not yet")
 
 def now() -> str:
     """The current time in UTC, ISO 8601, as state and backups store it."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def locate(explicit: Path | None = None, start: Path | None = None) -> Path | None:

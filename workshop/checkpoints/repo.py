@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from workshop import gitfiles, workspace
-from workshop.gitfiles import changed_paths, read_index  # noqa: F401 - callers import them from here
+from workshop.checkpoints import gitfiles
+from workshop.checkpoints.gitfiles import changed_paths, read_index  # noqa: F401 - callers import them from here
+from workshop.course import workspace
 from workshop.errors import NotAWorkspace, WorkshopError
 
 GIT_MISSING = (

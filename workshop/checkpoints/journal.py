@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workshop import workspace
+from workshop.course import workspace
 
 JOURNAL_FILE = "journal.json"
 KILL_ENV = "WORKSHOP_TEST_KILL_AT"

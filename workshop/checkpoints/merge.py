@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.gitrepo import Repo
+from workshop.checkpoints.repo import Repo
 
 ZERO = "0" * 40
 REGULAR = ("100644", "100755")

@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.checkpoints.repo import GitFailed, Repo
 from workshop.errors import BadInput
-from workshop.gitrepo import GitFailed, Repo
 
 PREFIX = "refs/workshop/backups/"
 _REASON = re.compile(r"[^a-z0-9]+")

@@ -4,12 +4,17 @@ PASS after its solution and deploys (walking the module in order, which replays 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from workshop import checkpoints, deploy, emulator, replay, targets, verify
-from workshop.course import Course
-from workshop.targets import Target
+from workshop import emulator
+from workshop.checkpoints import build as checkpoints
+from workshop.checkpoints import refs
+from workshop.checks import runner as verify
+from workshop.course.model import Course
+from workshop.deploy import osls as deploy
+from workshop.deploy import replay, targets
+from workshop.deploy.targets import Target
 
 
 def check_steps(course: Course, on_step: Callable[[verify.DevStep], None] = lambda _s: None) -> list[verify.DevStep]:
@@ -26,7 +31,7 @@ def check_steps(course: Course, on_step: Callable[[verify.DevStep], None] = lamb
             def after(number: int) -> Path:
                 """The files as they are after step `number` (-1: the start)."""
                 if number not in exports:
-                    ref = (checkpoints.start_ref(course, course.steps[0]) if number < 0
+                    ref = (refs.start_ref(course, course.steps[0]) if number < 0
                            else f"checkpoint/{course.steps[number].slug}")
                     exports[number] = replay.export(ws, ref, base / f"after-{number:02d}")
                 return exports[number]

@@ -11,13 +11,13 @@ import re
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
+from workshop.deploy.targets import SERVICES
 from workshop.errors import WorkshopError
-from workshop.targets import SERVICES
 
 STAGE_VARS = re.compile(r"\$\{(?:sls:stage|self:provider\.stage|opt:stage(?:\s*,\s*['\"]?[\w-]+['\"]?)?)\}")
 SSM_REF = re.compile(r"\$\{ssm:\s*(/[^}\s,]+)")
@@ -80,7 +80,7 @@ def plan(all_needs: Iterable[Needs], available: set[str]) -> list[str] | None:
 
 def existing_parameters(session, names: Iterable[str]) -> set[str]:
     """Which of these SSM parameters exist on the target (GetParameters, ten at a time)."""
-    from workshop import targets
+    from workshop.deploy import targets
 
     wanted = sorted(set(names))
     if not wanted:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from workshop import deploy, replay, targets
-from workshop.course import Course, Step
+from workshop.course.model import Course, Step
+from workshop.deploy import osls as deploy
+from workshop.deploy import replay, targets
+from workshop.deploy.targets import SERVICES, Target
 from workshop.errors import BadInput, WorkshopError
-from workshop.targets import SERVICES, Target
 
 Announce = Callable[[str], None]
 

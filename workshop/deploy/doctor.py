@@ -9,8 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import tools
-from workshop.targets import Target
+from workshop.deploy import tools
+from workshop.deploy.targets import Target
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def local_tools() -> list[Finding]:
 
 def target_findings(root: Path | None, target: Target) -> list[Finding]:
     """Reachability and identity of the target (sts:GetCallerIdentity), with region and stage."""
-    from workshop import targets
+    from workshop.deploy import targets
 
     found = [Finding("target", True, f"{target.name}, stage {target.stage}, region {target.region}"
                      + (f", profile {target.profile}" if target.profile else ""))]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
+from workshop.deploy.targets import Target
 from workshop.errors import BadInput
-from workshop.targets import Target
 
 # Which service each of the module's functions belongs to (osls names them `<service>-<stage>-<Function>`).
 FUNCTIONS = {
@@ -61,7 +61,7 @@ class LogLine:
 
 def log_lines(session, group: str, since_seconds: float, *, follow: bool = False, poll: float = 1.0) -> Iterator[LogLine]:
     """The group's lines since then, oldest first; with `follow`, keep polling for new ones until interrupted."""
-    from workshop import targets
+    from workshop.deploy import targets
 
     logs = targets.client(session, "logs")
     start = int((time.time() - since_seconds) * 1000)

@@ -10,8 +10,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from workshop import architecture, checkpoints, progress, rollout, verify
-from workshop.course import Step
+from workshop.checkpoints import operations
+from workshop.checks import runner as verify
+from workshop.course import progress
+from workshop.course.model import Step
+from workshop.deploy import rollout
+from workshop.instructor import architecture
 
 
 class Presenter(Protocol):
@@ -63,7 +67,7 @@ def why_of(step: Step) -> str:
 def prepare(session, ctx: rollout.Context, first: Step) -> None:
     """Put files and target at the start of `first` (a resumed demo)."""
     if first.number > 0:
-        checkpoints.reset_to_step(session.root, session.course, first)
+        operations.reset_to_step(session.root, session.course, first)
         rollout.bring_to_step(ctx, session.course, first)
     progress.move_to(session, first)
 
@@ -73,8 +77,8 @@ def run_step(session, ctx: rollout.Context, step: Step, presenter: Presenter) ->
     started = time.perf_counter()
     presenter.card(step, why_of(step))
     before = architecture.draw(architecture.features(session.root))
-    shown = checkpoints.diff(session.root, session.course, step, against="solution")
-    outcome = checkpoints.solve_step(session.root, session.course, step)
+    shown = operations.diff(session.root, session.course, step, against="solution")
+    outcome = operations.solve_step(session.root, session.course, step)
     presenter.pictures(before, architecture.draw(architecture.features(session.root)))
     presenter.diff(shown.text)
     presenter.solved(step, outcome)

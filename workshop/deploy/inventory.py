@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
-from workshop import targets
-from workshop.targets import SERVICES, Target
+from workshop.deploy import targets
+from workshop.deploy.targets import SERVICES, Target
 
 
 def _prefixes(target: Target) -> tuple[str, ...]:

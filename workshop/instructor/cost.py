@@ -11,7 +11,13 @@ import datetime as _dt
 import functools
 import tomllib
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_HALF_UP,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
 from importlib import resources
 from typing import Any
 
@@ -91,7 +97,7 @@ class Prices:
         try:
             return self.rates[name]
         except KeyError:
-            raise WorkshopError(f"The price list has no `{name}`: reinstall workshop (pip install --force-reinstall).")
+            raise WorkshopError(f"The price list has no `{name}`: reinstall workshop (pip install --force-reinstall).") from None
 
 
 RATE_NAMES = (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from workshop.checks import registry
 from workshop.checks.model import Check, Context, Problem, Result, errored
@@ -77,7 +78,7 @@ def run_checks(ctx: Context, check_ids: Iterable[str]) -> list[CheckRun]:
 
 def context(session, *, wait: bool = False, connect: Callable | None = None, target=None) -> Context:
     """The check context of a workspace session (its target unless one is given)."""
-    from workshop import targets
+    from workshop.deploy import targets
 
     history = {k: v.last_verify for k, v in session.state.steps.items() if v.last_verify}
     return Context(session.root, target or targets.resolve(session.state.target), wait=wait, connect=connect,
@@ -93,7 +94,7 @@ def run_step(session, step, **kwargs: Any) -> Report:
 
 def record(session, report: Report) -> None:
     """Store a step's result: `verified` when every check passed; a failing re-run takes `verified` back."""
-    from workshop import workspace
+    from workshop.course import workspace
 
     progress = session.state.step(report.step.id)
     at = workspace.now()

@@ -117,7 +117,7 @@ def course_root() -> Path:
     """The folder holding steps/ (a source checkout, an installed wheel, or $WORKSHOP_COURSE_DIR)."""
     if env := os.environ.get("WORKSHOP_COURSE_DIR"):
         return Path(env)
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # workshop/
     for candidate in (package.parent, package / "_course"):
         if (candidate / "steps" / "course.toml").is_file():
             return candidate
@@ -193,7 +193,7 @@ _TUPLES = ("services", "kinds", "hints", "checks", "deploys")
 
 
 def _write_cache(key: str, course: Course) -> None:
-    from workshop.workspace import write_atomic
+    from workshop.course.workspace import write_atomic
 
     def rel(path: Path) -> str:
         return str(path.relative_to(course.root))

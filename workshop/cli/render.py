@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 
@@ -75,7 +76,7 @@ def status_table(title: str, rows: Iterable[dict[str, Any]]) -> None:
         return text if len(text) <= width else text[: width - 1] + "…"
 
     lines = [f"[bold]{escape(title)}[/]", f"[bold]    #  {'Step':<{width_title}}  {'Service':<{width_services}}  State[/]"]
-    for row, service in zip(rows, services):
+    for row, service in zip(rows, services, strict=True):
         style = STATE_STYLE.get(row["state"], "")
         state = f"[{style}]{row['state']}[/]" if style else row["state"]
         line = (f"{'>' if row['current'] else ' '} {row['number']:>3}  {escape(fit(row['title'], width_title)):<{width_title}}  "

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import workspace
-from workshop.course import Course, Step
+from workshop.course import workspace
+from workshop.course.model import Course, Step
+from workshop.course.workspace import State
 from workshop.errors import WorkshopError
-from workshop.workspace import State
 
 
 @dataclass

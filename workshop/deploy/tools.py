@@ -6,15 +6,15 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from workshop.errors import WorkshopError, workshop_home
 
 OSLS_PACKAGE = "osls"
 OSLS_VERSION = "4.3.1"  # keep equal to package.json (a test checks)
 NODE_RANGE = "^20.19 || ^22.13 || >=24"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def node_version_ok(version: str) -> bool:

@@ -14,10 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.checkpoints import build, patch_path
-from workshop.course import Course
+from workshop.checkpoints.build import build, patch_path
+from workshop.checkpoints.repo import Repo
+from workshop.course.model import Course
 from workshop.errors import CourseError
-from workshop.gitrepo import Repo
 
 FIRST_TEST = Path("steps") / "tests" / "test_handler_http.py"
 FIRST_TEST_STEP = 1

@@ -13,11 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from workshop import backups, journal, merge, workspace
-from workshop.backups import Backup
-from workshop.course import Course, Step
+from workshop.checkpoints import backups, journal, merge
+from workshop.checkpoints.backups import Backup
+from workshop.checkpoints.refs import REBUILD_HINT, start_ref, trees_around
+from workshop.checkpoints.repo import (
+    GitFailed,
+    Repo,
+    changed_paths,
+    open_repo,
+    read_index,
+)
+from workshop.course import workspace
+from workshop.course.model import Course, Step
 from workshop.errors import WorkshopError
-from workshop.gitrepo import GitFailed, Repo, changed_paths, open_repo, read_index
 
 
 @dataclass
@@ -114,7 +122,6 @@ def replace_files(
             try:
                 head, head_tree, *resolved = repo.revs("HEAD", "HEAD^{tree}", *([target_ref] if target_ref else []))
             except GitFailed:
-                from workshop.checkpoints import REBUILD_HINT
 
                 raise WorkshopError(f"The workspace is missing a branch or checkpoint it needs. {REBUILD_HINT}") from None
             staged_tree = _staged_tree(repo, index)
@@ -190,7 +197,6 @@ def recover(root: Path) -> list[str]:
 
 def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
     """Put the files at the start of `step` (the checkpoint after the previous one) and make it the current step."""
-    from workshop.checkpoints import start_ref
 
     outcome = replace_files(
         root, "reset", f"reset-to-step-{step.number:02d}", lambda repo, index, current, start_tree: (start_tree, []),
@@ -214,7 +220,6 @@ def completing_commands(step: Step) -> list[str]:
 
 def solve_step(root: Path, course: Course, step: Step) -> Outcome:
     """Apply `step`'s solution onto the learner's files with a three-way merge (conflicts keep markers)."""
-    from workshop.checkpoints import trees_around
 
     repo = open_repo(root)
     base, after = trees_around(repo, course, step)
@@ -253,7 +258,6 @@ class Diff:
 
 def diff(root: Path, course: Course, step: Step, *, against: str = "solution", stat: bool = False, paths: tuple[str, ...] = ()) -> Diff:
     """Your files against the state after `step` (`against="start"`: what you changed since the step began)."""
-    from workshop.checkpoints import trees_around
 
     repo = open_repo(root)
     base, after = trees_around(repo, course, step)

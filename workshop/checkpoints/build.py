@@ -5,7 +5,7 @@
 from `checkpoints/start/` and `solutions/NN-<id>.patch` in a temporary index: the learner's files are never touched.
 Commits carry the runner's identity and a fixed date, so rebuilding gives the same ids and re-running init is a no-op.
 
-This module is also the core API the commands use (reset, solve, restore, diff, backups, record); see operations.py.
+Ref names and resolution live in refs.py; reset, solve, restore and diff in operations.py.
 """
 
 from __future__ import annotations
@@ -13,22 +13,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import workspace
-from workshop.course import Course, Step
+from workshop.checkpoints.refs import (
+    BRANCH_PREFIX,
+    MAIN,
+    PRIVATE_PREFIX,
+    START_REF,
+    branch_name,
+    trees_around,
+)
+from workshop.checkpoints.repo import (
+    FIXED_DATE,
+    GitFailed,
+    Repo,
+    exclude_pathspecs,
+    open_repo,
+    require_git,
+)
+from workshop.course import workspace
+from workshop.course.model import Course, Step
 from workshop.errors import CourseError, WorkshopError
-from workshop.gitrepo import FIXED_DATE, GitFailed, Repo, exclude_pathspecs, open_repo, require_git
 
-START_REF = "refs/workshop/start"
-PRIVATE_PREFIX = "refs/workshop/checkpoints/"
-BRANCH_PREFIX = "refs/heads/checkpoint/"
-MAIN = "refs/heads/main"
 GITIGNORE = "# Written by `workshop init`: never part of checkpoints or backups.\n" + "\n".join(workspace.IGNORED) + "\n"
-REBUILD_HINT = "Run `workshop init .` in the workspace to rebuild the checkpoints (your files are kept)."
-
-
-def branch_name(step: Step) -> str:
-    """`checkpoint/NN-<id>`: the state after `step`."""
-    return f"checkpoint/{step.slug}"
 
 
 def patch_path(course: Course, step: Step) -> Path:
@@ -148,36 +153,6 @@ def init_repo(root: Path, course: Course) -> InitResult:
     )
 
 
-def checkpoint_commit(repo: Repo, course: Course, step: Step | None) -> str:
-    """The commit holding the state after `step` (None: the start)."""
-    ref = START_REF if step is None else PRIVATE_PREFIX + step.slug
-    commit = repo.rev(ref)
-    if commit is None:
-        raise WorkshopError(f"The workspace has no checkpoint {ref[len('refs/workshop/'):]}. {REBUILD_HINT}")
-    return commit
-
-
-def before(course: Course, step: Step) -> Step | None:
-    """The step whose checkpoint is the start of `step` (None for the first step: the start)."""
-    index = course.index(step)
-    return course.steps[index - 1] if index > 0 else None
-
-
-def start_ref(course: Course, step: Step) -> str:
-    """The tree the learner should have at the start of `step` (as a revision git resolves)."""
-    previous = before(course, step)
-    return (START_REF if previous is None else PRIVATE_PREFIX + previous.slug) + "^{tree}"
-
-
-def trees_around(repo: Repo, course: Course, step: Step) -> tuple[str, str]:
-    """(tree at the start of `step`, tree after it), in one git call."""
-    try:
-        base, after = repo.revs(start_ref(course, step), f"{PRIVATE_PREFIX}{step.slug}^{{tree}}")
-    except GitFailed:
-        raise WorkshopError(f"The workspace has no checkpoints for step {step.number}. {REBUILD_HINT}") from None
-    return base, after
-
-
 @dataclass
 class RecordResult:
     """What `record_step` wrote."""
@@ -208,12 +183,3 @@ def record_step(root: Path, course: Course, step: Step) -> RecordResult:
         problem = exc.message
     return RecordResult(patch=target, files=files, later_problem=problem)
 
-
-# The operations live in their own modules; this is the one place commands import them from.
-from workshop.operations import Outcome, diff, recover, reset_to_step, restore, solve_step  # noqa: E402
-from workshop.backups import Backup, list_all as list_backups  # noqa: E402
-
-__all__ = [
-    "Backup", "InitResult", "Outcome", "RecordResult", "branch_name", "diff", "init_repo", "list_backups",
-    "record_step", "recover", "reset_to_step", "restore", "solve_step",
-]

@@ -1,0 +1,42 @@
+"""Checkpoint refs: their names, and the trees a step starts and ends with.
+
+Both the builder (build.py) and the operations (operations.py) import this module; it imports neither.
+"""
+
+from __future__ import annotations
+
+from workshop.checkpoints.repo import GitFailed, Repo
+from workshop.course.model import Course, Step
+from workshop.errors import WorkshopError
+
+START_REF = "refs/workshop/start"
+PRIVATE_PREFIX = "refs/workshop/checkpoints/"
+BRANCH_PREFIX = "refs/heads/checkpoint/"
+MAIN = "refs/heads/main"
+REBUILD_HINT = "Run `workshop init .` in the workspace to rebuild the checkpoints (your files are kept)."
+
+
+def branch_name(step: Step) -> str:
+    """`checkpoint/NN-<id>`: the state after `step`."""
+    return f"checkpoint/{step.slug}"
+
+
+def before(course: Course, step: Step) -> Step | None:
+    """The step whose checkpoint is the start of `step` (None for the first step: the start)."""
+    index = course.index(step)
+    return course.steps[index - 1] if index > 0 else None
+
+
+def start_ref(course: Course, step: Step) -> str:
+    """The tree the learner should have at the start of `step` (as a revision git resolves)."""
+    previous = before(course, step)
+    return (START_REF if previous is None else PRIVATE_PREFIX + previous.slug) + "^{tree}"
+
+
+def trees_around(repo: Repo, course: Course, step: Step) -> tuple[str, str]:
+    """(tree at the start of `step`, tree after it), in one git call."""
+    try:
+        base, after = repo.revs(start_ref(course, step), f"{PRIVATE_PREFIX}{step.slug}^{{tree}}")
+    except GitFailed:
+        raise WorkshopError(f"The workspace has no checkpoints for step {step.number}. {REBUILD_HINT}") from None
+    return base, after
