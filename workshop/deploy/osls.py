@@ -15,6 +15,10 @@ from workshop.deploy.targets import Target
 from workshop.errors import WorkshopError
 
 EVENT_RE = re.compile(r"^\s*([A-Z_]+_(?:IN_PROGRESS|COMPLETE|FAILED)) - (\S+) - (\S+)")
+# IAM is eventually consistent: a deploy adding onError and the sqs:SendMessage statement together can reach the
+# function's update before the role's new statement is visible (the Serverless docs warn about it). Waiting helps.
+IAM_RACE_RE = re.compile(r"execution role does not have permissions to call SendMessage on SQS")
+IAM_RACE_WAIT = 30.0
 SSM_MISSING_RE = re.compile(r'Cannot resolve variable at "([^"]+)": Value not found at "ssm" source')
 OnLine = Callable[[str], None]
 
@@ -32,6 +36,8 @@ class RunResult:
 class DeployError(WorkshopError):
     """An osls command failed; the message says what to do, the detail holds the last meaningful lines."""
 
+    iam_race = False  # failed only because IAM had not propagated a new statement yet (worth one retry)
+
 
 def log_path(root: Path, service: str, action: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -40,12 +46,41 @@ def log_path(root: Path, service: str, action: str) -> Path:
 
 def run_osls(root: Path, target: Target, service: str, action: str, service_dir: Path, *,
              endpoint: str | None, on_line: OnLine | None = None, extra: tuple[str, ...] = ()) -> RunResult:
-    """Run `osls ACTION` in `service_dir` with the target's environment; raise DeployError with a hint on failure."""
-    argv = [*tools.osls_command(), action, "--stage", target.stage, "--region", target.region, "--verbose", *extra]
+    """Run `osls ACTION` in `service_dir` with the target's environment; raise DeployError with a hint on failure.
+
+    A deploy that fails only because IAM has not yet propagated the role's new SQS statement is retried once."""
+    try:
+        return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
+    except DeployError as exc:
+        if action != "deploy" or not exc.iam_race:
+            raise
+        if on_line is not None:
+            on_line(f"IAM has not caught up with the role's new sqs:SendMessage statement yet: retrying in {IAM_RACE_WAIT:.0f} s.")
+        time.sleep(IAM_RACE_WAIT)
+        return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
+
+
+def osls_environment(root: Path, target: Target, endpoint: str | None) -> dict[str, str]:
+    """osls's environment: its caches in the workspace's private home; on aws, the user's AWS files and SSO cache
+    reached from there, and the one identity boto3 also uses (keys from a credential_process resolved by boto3)."""
     home = root / ".workshop" / "home"
     home.mkdir(parents=True, exist_ok=True)
     share_osls_cache(home, into_workspace=True)
-    env = targets.deploy_env(target, endpoint=endpoint, home=home)
+    credentials = None
+    if target.name == "aws":
+        targets.link_aws_dir(home)
+        if targets.uses_credential_process(target):
+            credentials = targets.exported_credentials(target)
+    else:
+        targets.unlink_aws_dir(home)
+    return targets.deploy_env(target, endpoint=endpoint, home=home, credentials=credentials)
+
+
+def _run_once(root: Path, target: Target, service: str, action: str, service_dir: Path, *,
+              endpoint: str | None, on_line: OnLine | None = None, extra: tuple[str, ...] = ()) -> RunResult:
+    argv = [*tools.osls_command(), action, "--stage", target.stage, "--region", target.region, "--verbose", *extra]
+    home = root / ".workshop" / "home"
+    env = osls_environment(root, target, endpoint)
     log = log_path(root, service, action)
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -73,7 +108,9 @@ def run_osls(root: Path, target: Target, service: str, action: str, service_dir:
     seconds = time.perf_counter() - started
     share_osls_cache(home, into_workspace=False)
     if code != 0:
-        raise DeployError(explain_failure(service, action, target, lines, service_dir), detail=_tail(lines, log))
+        error = DeployError(explain_failure(service, action, target, lines, service_dir), detail=_tail(lines, log))
+        error.iam_race = bool(IAM_RACE_RE.search("\n".join(lines)))
+        raise error
     return RunResult(service=service, action=action, seconds=seconds, log=log)
 
 
@@ -132,6 +169,17 @@ def explain_failure(service: str, action: str, target: Target, lines: list[str],
         return f"The {service} stack is still being changed by an earlier deploy: wait a minute, then run `workshop deploy {service}` again."
     if re.search(r"(AWS provider credentials not found|Could not load credentials|ExpiredToken|security token included in the request is (expired|invalid))", text):
         return "No valid AWS credentials for the aws target: sign in (e.g. `aws sso login`) or choose `--profile`, then run `workshop doctor`."
+    if IAM_RACE_RE.search(text):
+        return (f"IAM had not yet made the role's new sqs:SendMessage statement visible to Lambda (it takes up to a minute): "
+                f"wait a minute, then run `workshop deploy {service}` again.")
+    if re.search(r"RequestExpired|Signature expired", text):
+        return ("AWS refused the request as too old: your computer's clock is off (common under WSL after sleep). "
+                "Sync it (e.g. `sudo hwclock -s`), then run `workshop deploy " + service + "` again.")
+    if re.search(r"is not authorized to perform|AccessDenied", text):
+        return ("Your AWS identity may not do what this deploy needs (see the lines below): ask your instructor to check "
+                "the learner policy of docs/instructor.md, or pass `--profile`, then run `workshop doctor`.")
+    if re.search(r"Throttling|Rate exceeded", text):
+        return f"AWS is throttling this account (a class shares it): wait a minute, then run `workshop deploy {service}` again."
     if "Cannot resolve serverless.yml" in text or "Configuration error" in text:
         return f"osls cannot read {service}/serverless.yml (see the lines below): fix the file, then run `workshop deploy {service}` again."
     return f"`osls {action}` failed for {service} (see the lines below): fix what it says, then run `workshop deploy {service}` again."
