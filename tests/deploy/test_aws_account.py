@@ -158,3 +158,57 @@ def test_a_credential_process_profile_gives_osls_the_keys_boto3_resolved(tmp_pat
     env = osls.osls_environment(tmp_path / "ws", target, None)
     # the helper may read files under the real HOME, which osls does not have: osls gets what boto3 resolved
     assert env["AWS_ACCESS_KEY_ID"] == "ASIAPROC" and "AWS_PROFILE" not in env
+
+
+# --- step 13's IAM race
+
+
+def _failing(message: str, calls: list):
+    def run_once(*args, **kwargs):
+        calls.append(args[3])
+        if len(calls) == 1:
+            error = osls.DeployError("failed", detail=message)
+            error.iam_race = bool(osls.IAM_RACE_RE.search(message))
+            raise error
+        return osls.RunResult(service=args[2], action=args[3], seconds=1.0, log=args[0])
+    return run_once
+
+
+RACE = ("CREATE_FAILED - AWS::Lambda::EventInvokeConfig - PutRideRecordSnsEventInvokeConfig: The provided execution role "
+        "does not have permissions to call SendMessage on SQS (Service: Lambda, Status Code: 400)")
+
+
+def test_the_iam_race_of_step_13_is_waited_out_and_retried_once(tmp_path, monkeypatch):
+    calls, slept, said = [], [], []
+    monkeypatch.setattr(osls, "_run_once", _failing(RACE, calls))
+    monkeypatch.setattr(osls.time, "sleep", slept.append)
+    result = osls.run_osls(tmp_path, targets.Target("aws", stage="dev-ana"), "wild-rydes-ride-record", "deploy", tmp_path,
+                           endpoint=None, on_line=said.append)
+    assert result.action == "deploy" and calls == ["deploy", "deploy"] and slept == [osls.IAM_RACE_WAIT]
+    assert any("IAM" in line and "retrying" in line for line in said)
+
+
+def test_other_failures_are_not_retried(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(osls, "_run_once", _failing("Stack is in UPDATE_ROLLBACK_FAILED state", calls))
+    monkeypatch.setattr(osls.time, "sleep", lambda s: pytest.fail("slept"))
+    with pytest.raises(osls.DeployError):
+        osls.run_osls(tmp_path, targets.Target("aws", stage="dev-ana"), "wild-rydes-ride-record", "deploy", tmp_path, endpoint=None)
+    assert calls == ["deploy"]
+
+
+@pytest.mark.parametrize("line, words", [
+    (RACE, "wait a minute"),
+    ("An error occurred (RequestExpired) when calling the DescribeStacks operation: Request has expired.", "clock"),
+    ("User: arn:aws:iam::1:user/ana is not authorized to perform: iam:CreateRole on resource", "learner policy"),
+    ("An error occurred (Throttling) when calling the DescribeStackEvents operation: Rate exceeded", "throttling"),
+])
+def test_deploy_failures_of_a_real_account_are_said_plainly(line, words, tmp_path):
+    said = osls.explain_failure("wild-rydes-ride-record", "deploy", targets.Target("aws", stage="dev-ana"), [line], tmp_path)
+    assert words in said and "workshop " in said
+
+
+def test_step_13_says_why_its_deploy_may_be_retried():
+    page = (course_root() / "steps" / "13-dead-letter-queue.md").read_text(encoding="utf-8")
+    assert "does not have\npermissions to call SendMessage on SQS" in page or "permissions to call SendMessage" in page
+    assert "30 seconds" in page and f"{osls.IAM_RACE_WAIT:.0f}" == "30"
