@@ -212,3 +212,44 @@ def test_step_13_says_why_its_deploy_may_be_retried():
     page = (course_root() / "steps" / "13-dead-letter-queue.md").read_text(encoding="utf-8")
     assert "does not have\npermissions to call SendMessage on SQS" in page or "permissions to call SendMessage" in page
     assert "30 seconds" in page and f"{osls.IAM_RACE_WAIT:.0f}" == "30"
+
+
+# --- teardown and leftovers
+
+
+def test_deployment_buckets_are_found_as_aws_names_them():
+    import boto3
+    from botocore.stub import Stubber
+
+    from workshop.deploy import inventory
+
+    target = targets.Target("aws", stage="dev-jennifer-ma-d953")
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    aws_named = "wild-rydes-ride-record-dev-jennifer-ma-d9-serverlessdeploymentbuck-1x2y3z4a5b6c"
+    stub.add_response("list_buckets", {"Buckets": [{"Name": aws_named}, {"Name": "wild-rydes-dev-bob-serverlessdeploymentbuck-9z"},
+                                                  {"Name": "someone-elses-bucket"}]})
+    stub.add_response("list_objects_v2", {"KeyCount": 1}, {
+        "Bucket": aws_named, "Prefix": f"serverless/wild-rydes-ride-record/{target.stage}/", "MaxKeys": 1})
+    stub.activate()
+
+    class Session:
+        def client(self, service, **kwargs):
+            return s3
+
+    assert list(inventory._buckets(Session(), target)) == [aws_named]
+    stub.assert_no_pending_responses()
+
+
+def test_teardown_removes_the_consumers_first(tmp_path, monkeypatch):
+    import shutil
+
+    from workshop.deploy import rollout
+
+    root = tmp_path / "ws"
+    shutil.copytree(course_root() / "checkpoints" / "start", root)
+    ctx = rollout.Context(root=root, target=targets.Target("aws", stage="dev-ana"), endpoint=None)
+    removed = []
+    monkeypatch.setattr(rollout, "remove", lambda c, service: removed.append(service) or True)
+    assert rollout.teardown(ctx) == ["wild-rydes", "wild-rydes-ride-record"]  # wild-rydes reads ride-record's URL
+    assert removed == ["wild-rydes", "wild-rydes-ride-record"]
