@@ -60,9 +60,24 @@ class RichPresenter:
 
         return _Spinner(ctx)
 
+    def waiting(self, step, seconds_left: float, pending: list[str]) -> None:
+        """A countdown while AWS retries (step 13's poison ride): one transient status line on stderr."""
+        from workshop.cli import render
+
+        minutes, seconds = divmod(int(seconds_left), 60)
+        text = f"Step {step.number}: waiting for AWS ({', '.join(pending)} pending), {minutes}:{seconds:02d} left"
+        if getattr(self, "_status", None) is None:
+            self._status = render.err_console().status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
     def verified(self, report) -> None:
         from workshop.cli import render
 
+        if getattr(self, "_status", None) is not None:
+            self._status.stop()
+            self._status = None
         render.verify_table(report)
 
     def pause(self, step) -> None:
@@ -80,7 +95,8 @@ def _summary(summary, target_name: str) -> None:
     for column in ("#", "Step", "Result", "Time", "of which deploys"):
         table.add_column(column, justify="right" if column in ("#", "Time", "of which deploys") else "left")
     for r in summary.results:
-        table.add_row(str(r.step.number), r.step.title, "[green]verified[/]" if r.passed else "[red]failed[/]",
+        shown = "[green]verified[/]" if r.passed else "[yellow]pending[/]" if r.pending else "[red]failed[/]"
+        table.add_row(str(r.step.number), r.step.title, shown,
                       f"{r.seconds:.1f}s", f"{r.deploy_seconds:.1f}s" if r.deploy_seconds else "")
     out.print(table)
     http, sns = summary.ride("ride-recorded"), summary.ride("ride-recorded-sns")
@@ -152,8 +168,13 @@ def demo(
         if chosen.name == "aws":
             render.out_console().print("Resources are still deployed: run `workshop teardown --workspace "
                                        f"{root}` when the class is over.", highlight=False)
+        waiting = [str(r.step.number) for r in summary.results if r.pending]
+        if waiting and all(r.passed or r.pending for r in summary.results):
+            render.note(f"Step {', '.join(waiting)} is still pending: AWS has not finished retrying. Check again in a few "
+                        f"minutes with `workshop verify --step {waiting[0]} --wait --workspace {root}`.")
+            raise typer.Exit(1)
         if not summary.passed:
-            failed = ", ".join(str(r.step.number) for r in summary.results if not r.passed)
+            failed = ", ".join(str(r.step.number) for r in summary.results if not r.passed and not r.pending)
             render.error_line(f"Steps {failed} did not verify; see their tables above. Resume with `workshop demo --from {failed.split(',')[0]}`.")
             raise typer.Exit(1)
         render.success(f"All {len(summary.results)} steps verified.")

@@ -143,8 +143,14 @@ def verify_table(report) -> None:
         console.print("[green]All checks pass.[/] " + ("Run `workshop next`." if report.step is not None else ""), highlight=False)
     else:
         failing = [run for run in report.runs if not run.result.passed]
-        console.print(f"[red]{len(failing)} of {len(report.runs)} checks do not pass.[/] Apply the fixes, then `workshop verify` again.",
-                      highlight=False)
+        waiting = sum(run.result.result == "pending" for run in failing)
+        if waiting == len(failing):  # pending is not a failure: AWS has not finished yet
+            console.print(f"[yellow]{waiting} of {len(report.runs)} checks are pending.[/] Nothing is wrong yet: "
+                          "follow the hint, then `workshop verify` again.", highlight=False)
+        else:
+            shown = f" ({waiting} more pending)" if waiting else ""
+            console.print(f"[red]{len(failing) - waiting} of {len(report.runs)} checks do not pass{shown}.[/] "
+                          "Apply the fixes, then `workshop verify` again.", highlight=False)
         fixes = list(dict.fromkeys(run.result.fix for run in failing if run.result.fix))
         for fix in fixes:  # again in full width, one per line, so a command can be copied whole
             console.print(f"  - {escape(fix)}", highlight=False, soft_wrap=True)
