@@ -113,6 +113,11 @@ def _home_with_sso(tmp_path):
     return home
 
 
+@pytest.fixture(autouse=True)
+def _no_class_account(monkeypatch):
+    monkeypatch.setattr(targets, "class_account", lambda target, environ=None, session=None: {})
+
+
 def test_osls_finds_the_sso_cache_of_the_real_home_and_keeps_its_caches_private(tmp_path, monkeypatch):
     real = _home_with_sso(tmp_path)
     monkeypatch.setenv("HOME", str(real))

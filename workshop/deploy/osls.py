@@ -66,14 +66,15 @@ def osls_environment(root: Path, target: Target, endpoint: str | None) -> dict[s
     home = root / ".workshop" / "home"
     home.mkdir(parents=True, exist_ok=True)
     share_osls_cache(home, into_workspace=True)
-    credentials = None
+    credentials, account = None, None
     if target.name == "aws":
         targets.link_aws_dir(home)
         if targets.uses_credential_process(target):
             credentials = targets.exported_credentials(target)
+        account = targets.class_account(target)
     else:
         targets.unlink_aws_dir(home)
-    return targets.deploy_env(target, endpoint=endpoint, home=home, credentials=credentials)
+    return targets.deploy_env(target, endpoint=endpoint, home=home, credentials=credentials, class_account=account)
 
 
 def _run_once(root: Path, target: Target, service: str, action: str, service_dir: Path, *,

@@ -225,7 +225,7 @@ def resolve(stored: Mapping[str, Any] | None, *, name: str | None = None, stage:
 
 
 def deploy_env(target: Target, *, endpoint: str | None, home: Path, environ: Mapping[str, str] | None = None,
-               credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+               credentials: Mapping[str, str] | None = None, class_account: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of an osls command: allowlisted, never mixing the user's credentials with the emulator."""
     source = os.environ if environ is None else environ
     env = {k: v for k, v in source.items() if k in BASE_ALLOW or k.startswith(BASE_ALLOW_PREFIXES)}
@@ -263,10 +263,43 @@ def deploy_env(target: Target, *, endpoint: str | None, home: Path, environ: Map
             env.pop(key, None)
         if profile:
             env["AWS_PROFILE"] = profile
+    if class_account:  # deploy through the account's CloudFormation role, with its permissions boundary
+        env.update(class_account_env(class_account))
     if credentials:  # resolved by boto3 (a credential_process that needs the real HOME): osls uses exactly these
         env.pop("AWS_PROFILE", None)
         env.update(credentials)
     return env
+
+
+# Written by the instructor's template (docs/class-account.yml) once per account; read by every learner's deploy.
+CLASS_PARAMETERS = {
+    "WORKSHOP_DEPLOYMENT_ROLE": "/workshop-class/deployment-role",
+    "WORKSHOP_PERMISSIONS_BOUNDARY": "/workshop-class/permissions-boundary",
+}
+
+
+def class_account(target: Target, environ: Mapping[str, str] | None = None, session=None) -> dict[str, str]:
+    """The class account's deployment role and permissions boundary, as osls's environment; {} on a personal account.
+
+    The environment's WORKSHOP_DEPLOYMENT_ROLE / WORKSHOP_PERMISSIONS_BOUNDARY win; else the SSM parameters the
+    instructor's template wrote. Never set by editing the learner's serverless.yml (osls_class_account.cjs sets them)."""
+    source = os.environ if environ is None else environ
+    given = {k: source[k] for k in CLASS_PARAMETERS if source.get(k)}
+    if given or target.name != "aws":
+        return given
+    try:
+        ssm = client(session or boto3_session(target), "ssm")
+        found = ssm.get_parameters(Names=list(CLASS_PARAMETERS.values()))["Parameters"]
+    except Exception:  # not a class account, or a policy that may not read them: deploy with the learner's own rights
+        return {}
+    by_name = {p["Name"]: p["Value"] for p in found}
+    return {k: by_name[name] for k, name in CLASS_PARAMETERS.items() if by_name.get(name)}
+
+
+def class_account_env(account: Mapping[str, str]) -> dict[str, str]:
+    """What makes osls deploy through the class account's role: the values, and the script that applies them."""
+    shim = str(Path(__file__).with_name("osls_class_account.cjs")).replace("\\", "/")
+    return {**{k: v for k, v in account.items() if k in CLASS_PARAMETERS}, "NODE_OPTIONS": f'--require "{shim}"'}
 
 
 def credential_source(target: Target, environ: Mapping[str, str] | None = None) -> tuple[str, str | None]:
