@@ -258,3 +258,45 @@ def test_teardown_removes_the_consumers_first(tmp_path, monkeypatch):
     monkeypatch.setattr(rollout, "remove", lambda c, service: removed.append(service) or True)
     assert rollout.teardown(ctx) == ["wild-rydes", "wild-rydes-ride-record"]  # wild-rydes reads ride-record's URL
     assert removed == ["wild-rydes", "wild-rydes-ride-record"]
+
+
+# --- doctor checks the identity osls will use
+
+
+def test_doctor_names_where_osls_gets_its_credentials(tmp_path):
+    from workshop.deploy import doctor
+
+    real = _home_with_sso(tmp_path)
+    environ = {"HOME": str(real)}
+    sso = doctor.osls_credentials(targets.Target("aws", stage="dev-ana", profile="class"), environ)
+    assert sso[0].ok and "profile class" in sso[0].detail and str(real / ".aws" / "config") in sso[0].detail
+    missing = doctor.osls_credentials(targets.Target("aws", stage="dev-ana", profile="typo"), environ)
+    assert not missing[0].ok and "typo" in missing[0].detail and "--profile" in missing[0].fix
+    keys = doctor.osls_credentials(targets.Target("aws", stage="dev-ana"),
+                                   {**environ, "AWS_PROFILE": "class", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "s"})
+    assert "environment" in keys[0].detail  # the keys win for osls, as for boto3
+
+
+def test_doctor_identity_is_the_one_boto3_and_osls_share(tmp_path, monkeypatch):
+    from workshop.deploy import doctor
+
+    seen = []
+
+    class Sts:
+        def get_caller_identity(self):
+            return {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/ana"}
+
+    def session(target, endpoint=None):
+        seen.append(targets.credential_source(target))
+        return object()
+
+    monkeypatch.setattr(targets, "boto3_session", session)
+    monkeypatch.setattr(targets, "client", lambda s, name: Sts())
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "A")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.setenv("AWS_PROFILE", "class")
+    found = {f.name: f for f in doctor.target_findings(None, targets.Target("aws", stage="dev-ana"))}
+    assert found["identity"].ok and "osls uses the same" in found["identity"].detail
+    assert seen == [("environment", None)] and found["credentials"].ok
+    env = targets.deploy_env(targets.Target("aws", stage="dev-ana"), endpoint=None, home=tmp_path)
+    assert "AWS_PROFILE" not in env and env["AWS_ACCESS_KEY_ID"] == "A"
