@@ -41,10 +41,10 @@ $(NODE_STAMP): package.json package-lock.json | check-tools
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# The real-account kit (tests/aws): needs a class account prepared with docs/class-account.yml and a learner's
+# The real-account kit (tests/account_kit): needs a class account prepared with docs/class-account.yml and a learner's
 # credentials (AWS_PROFILE or keys), takes 15-20 minutes and costs under a cent.
 test-aws: setup
-	WORKSHOP_AWS_TESTS=1 $(BIN)/python -m pytest tests/aws -m aws -v $(PYTEST_ARGS)
+	WORKSHOP_AWS_TESTS=1 $(BIN)/python -m pytest tests/account_kit -m aws -v $(PYTEST_ARGS)
 
 # ruff for the code, import-linter for the layers (pyproject.toml holds both configurations).
 lint: setup
