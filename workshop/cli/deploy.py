@@ -171,12 +171,11 @@ def doctor(
     from workshop.cli import render
     from workshop.course import workspace
     from workshop.deploy import doctor as core
-    from workshop.deploy import targets
 
     root = workspace.locate(workspace_path(ctx, workspace_dir))
     stored = workspace.load_state(root).target if root is not None else {}
-    chosen = targets.resolve(stored, name=target, stage=stage, region=region, profile=profile)
-    findings = core.local_tools() + core.target_findings(root, chosen)
+    chosen, unnamed = core.resolve_target(stored, name=target, stage=stage, region=region, profile=profile)
+    findings = core.local_tools() + unnamed + core.target_findings(root, chosen)
     ok = all(f.ok for f in findings)
     if as_json:
         render.print_json({"ok": ok, "checks": [f.to_json() for f in findings]})

@@ -52,6 +52,22 @@ def local_tools() -> list[Finding]:
     return found
 
 
+def resolve_target(stored, **chosen) -> tuple[Target, list[Finding]]:
+    """The target doctor examines. On aws without a stage, a stage AWS cannot name (no credentials yet, a shared user
+    name) is a finding, not the end: doctor goes on to show why the identity cannot be had."""
+    from workshop.deploy import targets
+    from workshop.errors import WorkshopError
+
+    try:
+        return targets.resolve(stored, **chosen), []
+    except WorkshopError as exc:
+        if (chosen.get("name") or (stored or {}).get("name")) != "aws" or chosen.get("stage"):
+            raise
+        region = chosen.get("region") or (stored or {}).get("region") or targets.DEFAULT_REGION
+        target = Target("aws", stage="(none yet)", region=region, profile=chosen.get("profile") or (stored or {}).get("profile"))
+        return target, [Finding("stage", False, exc.message.split(":")[0], "pass `--stage dev-yourname`, or sign in so AWS can name you")]
+
+
 def target_findings(root: Path | None, target: Target) -> list[Finding]:
     """Reachability and identity of the target (sts:GetCallerIdentity), with region and stage."""
     from workshop.deploy import targets
