@@ -275,6 +275,10 @@ def test_doctor_names_where_osls_gets_its_credentials(tmp_path):
     keys = doctor.osls_credentials(targets.Target("aws", stage="dev-ana"),
                                    {**environ, "AWS_PROFILE": "class", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "s"})
     assert "environment" in keys[0].detail  # the keys win for osls, as for boto3
+    # boto3 reads AWS_DEFAULT_PROFILE too; osls is told that profile explicitly
+    env = targets.deploy_env(targets.Target("aws", stage="dev-ana"), endpoint=None, home=tmp_path / "h",
+                             environ={**environ, "AWS_DEFAULT_PROFILE": "class"})
+    assert env["AWS_PROFILE"] == "class"
 
 
 def test_doctor_identity_is_the_one_boto3_and_osls_share(tmp_path, monkeypatch):

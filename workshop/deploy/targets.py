@@ -312,8 +312,8 @@ def credential_source(target: Target, environ: Mapping[str, str] | None = None) 
         return "profile", target.profile
     if source.get("AWS_ACCESS_KEY_ID") and source.get("AWS_SECRET_ACCESS_KEY"):
         return "environment", None
-    if source.get("AWS_PROFILE"):
-        return "profile", source["AWS_PROFILE"]
+    if named := source.get("AWS_PROFILE") or source.get("AWS_DEFAULT_PROFILE"):  # boto3 reads both; osls is told which
+        return "profile", named
     return "chain", None
 
 
