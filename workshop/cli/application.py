@@ -23,6 +23,7 @@ class WorkshopGroup(TyperGroup):
     """Turns WorkshopError into a red line, Ctrl-C into 130 and any crash into 3 with a logged traceback."""
 
     def invoke(self, ctx: Any) -> Any:
+        _printable_streams()
         try:
             return super().invoke(ctx)
         except errors.WorkshopError as exc:
@@ -46,6 +47,16 @@ class WorkshopGroup(TyperGroup):
                 "run `workshop doctor` and include that file when you report it."
             )
             raise typer.Exit(errors.EXIT_CRASH) from None
+
+
+def _printable_streams() -> None:
+    """A terminal that cannot encode a character (PYTHONIOENCODING=ascii, LANG=C) gets it as `\\u2026`, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):  # a stream that cannot be reconfigured keeps its settings
+                pass
 
 
 app = typer.Typer(

@@ -150,8 +150,7 @@ def demo(
         summary = core.run(session, rctx, RichPresenter(pause=not yes), first, last)
         _summary(summary, chosen.name)
         if chosen.name == "aws":
-            render.out_console().print("Resources are still deployed: run `workshop teardown --workspace "
-                                       f"{root}` when the class is over.", highlight=False)
+            render.plain(f"Resources are still deployed: run `workshop teardown --workspace {root}` when the class is over.")
         if not summary.passed:
             failed = ", ".join(str(r.step.number) for r in summary.results if not r.passed)
             render.error_line(f"Steps {failed} did not verify; see their tables above. Resume with `workshop demo --from {failed.split(',')[0]}`.")
@@ -160,7 +159,7 @@ def demo(
     except KeyboardInterrupt:
         current = session.current().number if session is not None else first.number
         render.err_console().print(f"[yellow]Demo stopped at step {current}.[/] Resume with `workshop demo --from {current}`"
-                                   + ("" if temporary else f" --workspace {root}") + ".")
+                                   + ("" if temporary else f" --workspace {render.esc(root)}") + ".")
         raise typer.Exit(130) from None
     finally:
         if not emulator_was_running:

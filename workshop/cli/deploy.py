@@ -41,7 +41,7 @@ def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
     if session.state.target.get("confirmed") == key:
         return
     render.err_console().print(
-        f"Deploying to AWS account [bold]{identity['Account']}[/] ({identity['Arn']}), region [bold]{target.region}[/], "
+        f"Deploying to AWS account [bold]{render.esc(identity['Account'])}[/] ({render.esc(identity['Arn'])}), region [bold]{target.region}[/], "
         f"stage [bold]{target.stage}[/]. This creates real resources; `workshop teardown` removes them."
     )
     if not yes and not typer.confirm("Continue?", default=False, err=True):
@@ -63,13 +63,17 @@ class _Spinner:
         rctx.announce, rctx.on_line = self.announce, self.on_line
 
     def announce(self, message: str) -> None:
-        self.base = message
-        self._status.update(message)
+        from workshop.cli.render import esc
+
+        self.base = esc(message)  # names from the learner's files: text, not markup
+        self._status.update(self.base)
 
     def on_line(self, line: str) -> None:
+        from workshop.cli.render import esc
+
         event = self._event(line)
         if event:
-            self._status.update(f"{self.base}  [dim]{event}[/]")
+            self._status.update(f"{self.base}  [dim]{esc(event)}[/]")
 
     def __enter__(self):
         self._status.__enter__()
@@ -153,7 +157,7 @@ def teardown(
         table.add_column("Kind")
         table.add_column("Name")
         for kind, name in left:
-            table.add_row(kind, name)
+            table.add_row(render.esc(kind), render.esc(name))
         render.out_console().print(table)
         if check:
             render.out_console().print("Run `workshop teardown` to remove the two stacks.", highlight=False)
@@ -187,7 +191,7 @@ def doctor(
         for column in ("", "Check", "Found", "Fix"):
             table.add_column(column)
         for f in findings:
-            table.add_row("[green]ok[/]" if f.ok else "[red]fail[/]", f.name, f.detail, "" if f.ok else f.fix)
+            table.add_row("[green]ok[/]" if f.ok else "[red]fail[/]", render.esc(f.name), render.esc(f.detail), "" if f.ok else render.esc(f.fix))
         render.out_console().print(table)
     if not ok:
         raise typer.Exit(1)

@@ -73,9 +73,9 @@ def status_command(
     elif info is None:
         render.note("The emulator is not running; `workshop emulator start` starts it.")
     else:
-        render.out_console().print(
+        render.plain(
             f"Emulator running: pid {info.pid}, endpoint {info.endpoint}, execute-api TLS port {info.https_port}, "
-            f"state {info.state_file}", highlight=False, soft_wrap=True,
+            f"state {info.state_file}"
         )
 
 
