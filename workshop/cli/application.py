@@ -41,12 +41,31 @@ class WorkshopGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the one place that catches everything
             from workshop.cli.render import error_line
 
+            if _unanswered_aws_call(exc):  # offline, no credentials, a bad profile: not a crash of the runner
+                error_line(f"An AWS call got no answer ({type(exc).__name__}: {exc}). Check your network and credentials "
+                           "(`aws sts get-caller-identity`), then run `workshop doctor`.")
+                raise typer.Exit(errors.EXIT_ERROR) from None
+
             log = errors.write_crash_log(exc)
             error_line(
                 f"Unexpected error ({type(exc).__name__}: {exc}). The details are in {log}; "
                 "run `workshop doctor` and include that file when you report it."
             )
             raise typer.Exit(errors.EXIT_CRASH) from None
+
+
+def _unanswered_aws_call(exc: BaseException) -> bool:
+    """A botocore error raised before AWS answered (not a ClientError, which is an answer); botocore is not imported here."""
+    found = sys.modules.get("botocore.exceptions")
+    if found is None:
+        return False
+    kinds = tuple(getattr(found, name) for name in _UNANSWERED if hasattr(found, name))
+    return isinstance(exc, kinds)
+
+
+# Network, credentials and profile errors; a ParamValidationError or the like stays a crash (a bug of the runner).
+_UNANSWERED = ("ConnectionError", "HTTPClientError", "NoCredentialsError", "PartialCredentialsError", "NoRegionError",
+               "ProfileNotFound", "SSOError", "TokenRetrievalError", "CredentialRetrievalError")
 
 
 def _printable_streams() -> None:

@@ -21,11 +21,16 @@ def _target(session, name, stage, region, profile):
     from workshop.deploy import targets
 
     target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
-    stored = {**session.state.target, **target.to_json()}
+    if target.name != "aws":  # a real account is remembered once confirmed: a failed first attempt switches nothing
+        _remember(session, target)
+    return target
+
+
+def _remember(session, target, **extra) -> None:
+    stored = {**session.state.target, **target.to_json(), **extra}
     if stored != session.state.target:
         session.state.target = stored
         session.save()
-    return target
 
 
 def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
@@ -36,9 +41,10 @@ def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
 
     if target.name != "aws":
         return
-    identity = targets.client(rollout_ctx.session, "sts").get_caller_identity()
+    identity = targets.caller_identity(rollout_ctx.session, target)
     key = f"{identity['Account']}/{target.region}/{target.stage}"
     if session.state.target.get("confirmed") == key:
+        _remember(session, target)
         return
     render.err_console().print(
         f"Deploying to AWS account [bold]{render.esc(identity['Account'])}[/] ({render.esc(identity['Arn'])}), region [bold]{target.region}[/], "
@@ -46,8 +52,7 @@ def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
     )
     if not yes and not typer.confirm("Continue?", default=False, err=True):
         raise WorkshopError("Nothing was deployed. Run the command again with `--yes` once you are sure.")
-    session.state.target["confirmed"] = key
-    session.save()
+    _remember(session, target, confirmed=key)
 
 
 class _Spinner:
@@ -148,6 +153,7 @@ def teardown(
         removed = [] if check else rollout.teardown(rctx)
         spinner.announce("listing what is left")
         left = inventory.leftovers(rctx.session, chosen)
+    _remember(session, chosen)  # the account answered: this is the target the learner works with
     for service in removed:
         render.note(f"removed {service}")
     if left:

@@ -29,7 +29,7 @@ def state_dir(ctx: typer.Context) -> Path:
 @emulator_app.command("start")
 def start_command(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one chosen by the system).")] = 0,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (default: a free one chosen by the system).")] = 0,
 ) -> None:
     """Start the emulator in the background and wait until it answers (it keeps what you deployed across restarts)."""
     from workshop import emulator

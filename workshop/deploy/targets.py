@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from workshop.errors import BadInput
+from workshop.errors import BadInput, WorkshopError
 
 TARGETS = ("local", "aws")
 DEFAULT_REGION = "us-east-1"
@@ -168,6 +168,29 @@ def client(session, service: str):
     # ignore_configured_endpoint_urls: an AWS_ENDPOINT_URL left in the shell never redirects a real-account client.
     config = Config(retries=RETRIES, connect_timeout=5, read_timeout=60, ignore_configured_endpoint_urls=True)
     return session.client(service, config=config)
+
+
+def caller_identity(session, target: Target) -> dict[str, Any]:
+    """Who the target's credentials are (STS); an unreachable endpoint or missing credentials is one clear WorkshopError."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return client(session, "sts").get_caller_identity()
+    except ClientError as exc:
+        raise WorkshopError(f"AWS refused the credentials of the {target.name} target ({exc}); "
+                            "sign in again (e.g. `aws sso login`) or choose `--profile`, then run `workshop doctor`.") from None
+    except Exception as exc:
+        if type(exc).__module__ == "botocore.exceptions":  # offline, no credentials, a profile that does not exist
+            raise WorkshopError(unreachable(target, exc)) from None
+        raise
+
+
+def unreachable(target: Target, exc: BaseException) -> str:
+    """The line for an AWS call that never got an answer (offline, no credentials, a bad profile)."""
+    if target.name == "local":
+        return f"The emulator does not answer ({exc}); run `workshop emulator stop` then `workshop emulator start`."
+    return (f"Could not reach AWS in {target.region} ({exc}). Check your network and credentials "
+            "(`aws sts get-caller-identity`), then run `workshop doctor`.")
 
 
 def emulator_dir(root: Path) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from workshop.emulator import files, persist
 from workshop.emulator.logs import log_file, tail_log
-from workshop.errors import WorkshopError
+from workshop.errors import BadInput, WorkshopError
 
 START_TIMEOUT = float(os.environ.get("WORKSHOP_EMULATOR_START_TIMEOUT", "60"))
 STOP_TIMEOUT = 20.0
@@ -71,6 +71,8 @@ def ensure_running(state_dir: Path) -> EmulatorInfo:
 
 def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
     """Start the emulator detached and wait until it answers; `already_running` is set if it was."""
+    if not 0 <= port <= 65535:
+        raise BadInput(f"Port {port} does not exist: use 1-65535, or run `workshop emulator start` without --port.")
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     with _launch_lock(state_dir):
