@@ -1,6 +1,7 @@
 """Deploy commands: deploy, teardown, doctor, test."""
 
 
+import contextlib
 import sys
 from typing import Annotated
 
@@ -98,22 +99,23 @@ def deploy_command(
 ) -> None:
     """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
     from workshop.cli import render
-    from workshop.deploy import rollout
+    from workshop.deploy import osls, rollout
 
     session = open_session(ctx, workspace_dir)
     if service != "all":
         rollout.check_service(service)
     chosen = _target(session, target, stage, region, profile)
-    rctx = rollout.Context.open(session.root, chosen)
-    _confirm_account(session, chosen, rctx, yes)
-    with _Spinner(rctx):
-        if service == "all":
-            if recreate:
-                rollout.teardown(rctx)
-            replayed = rollout.deploy_all(rctx, session.course, session.current())
-        else:
-            replayed = 0
-            rollout.deploy_one(rctx, service, recreate=recreate)
+    with osls.deploy_lock(session.root):  # one deploy per workspace: a second one says who runs and exits 1
+        rctx = rollout.Context.open(session.root, chosen)
+        _confirm_account(session, chosen, rctx, yes)
+        with _Spinner(rctx):
+            if service == "all":
+                if recreate:
+                    rollout.teardown(rctx)
+                replayed = rollout.deploy_all(rctx, session.course, session.current())
+            else:
+                replayed = 0
+                rollout.deploy_one(rctx, service, recreate=recreate)
     for run in rctx.runs:
         render.note(f"{run.action} {run.service}: {run.seconds:.1f}s (log: {run.log})")
     if replayed:
@@ -125,13 +127,14 @@ def deploy_command(
 def deploy_to_step(session, step) -> None:
     """For `reset --step N --deploy`: the target holds what it should at the start of the step."""
     from workshop.cli import render
-    from workshop.deploy import rollout, targets
+    from workshop.deploy import osls, rollout, targets
 
     chosen = targets.resolve(session.state.target)
-    rctx = rollout.Context.open(session.root, chosen)
-    _confirm_account(session, chosen, rctx, yes=False)
-    with _Spinner(rctx):
-        count = rollout.bring_to_step(rctx, session.course, step)
+    with osls.deploy_lock(session.root):
+        rctx = rollout.Context.open(session.root, chosen)
+        _confirm_account(session, chosen, rctx, yes=False)
+        with _Spinner(rctx):
+            count = rollout.bring_to_step(rctx, session.course, step)
     render.note(f"The {chosen.name} target is at the start of step {step.number} ({count} deploys replayed from the checkpoints).")
 
 
@@ -144,15 +147,16 @@ def teardown(
 ) -> None:
     """Remove both services from the target, then list any workshop resource still there."""
     from workshop.cli import render
-    from workshop.deploy import inventory, rollout
+    from workshop.deploy import inventory, osls, rollout
 
     session = open_session(ctx, workspace_dir)
     chosen = _target(session, target, stage, region, profile)
-    rctx = rollout.Context.open(session.root, chosen)
-    with _Spinner(rctx) as spinner:
-        removed = [] if check else rollout.teardown(rctx)
-        spinner.announce("listing what is left")
-        left = inventory.leftovers(rctx.session, chosen)
+    with osls.deploy_lock(session.root) if not check else contextlib.nullcontext():
+        rctx = rollout.Context.open(session.root, chosen)
+        with _Spinner(rctx) as spinner:
+            removed = [] if check else rollout.teardown(rctx)
+            spinner.announce("listing what is left")
+            left = inventory.leftovers(rctx.session, chosen)
     _remember(session, chosen)  # the account answered: this is the target the learner works with
     for service in removed:
         render.note(f"removed {service}")

@@ -117,6 +117,9 @@ def deploy_env(target: Target, *, endpoint: str | None, home: Path, environ: Map
     env.setdefault("AWS_CONFIG_FILE", str(user_home / ".aws" / "config"))
     env.setdefault("AWS_SHARED_CREDENTIALS_FILE", str(user_home / ".aws" / "credentials"))
     env["AWS_SDK_LOAD_CONFIG"] = "1"
+    # An `endpoint_url` (or a `services` section) in ~/.aws/config must not send a real deploy elsewhere: the SDK then
+    # uses AWS's own endpoints whatever the profile says (AWS_ENDPOINT_URL* variables are not allowlisted either).
+    env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
     if target.profile:
         env["AWS_PROFILE"] = target.profile
     return env
@@ -141,7 +144,11 @@ def boto3_session(target: Target, *, endpoint: str | None = None):
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
         return _LocalSession(session, endpoint)
-    return boto3.Session(profile_name=target.profile, region_name=target.region)
+    real = botocore.session.Session()
+    # Every client of this session, not only those made by `client()`, ignores endpoints configured in the profile
+    # or the environment: the account the confirmation shows is the account osls deploys to.
+    real.set_config_variable("ignore_configured_endpoint_urls", True)
+    return boto3.Session(botocore_session=real, profile_name=target.profile, region_name=target.region)
 
 
 RETRIES = {"max_attempts": 6, "mode": "standard"}
