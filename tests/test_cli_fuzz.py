@@ -252,6 +252,18 @@ def test_repair_leaves_a_healthy_progress_file_alone(damaged_ws, cli):
     assert not list(state.parent.glob("state.json.damaged-*"))
 
 
+def test_repair_drops_a_bad_target_value_and_keeps_the_rest(damaged_ws, cli):
+    import json
+
+    from workshop.course import workspace
+
+    data = _healthy(damaged_ws)
+    data["target"] = {"name": "aws", "region": 5, "stage": "dev-ana", "written_by_a_newer_runner": {"n": 1}}
+    (damaged_ws / ".workshop" / "state.json").write_text(json.dumps(data))
+    assert cli("status", "--repair").exit_code == 0
+    assert workspace.load_state(damaged_ws).target == {"name": "aws", "stage": "dev-ana", "written_by_a_newer_runner": {"n": 1}}
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                     max_leaves=12)

@@ -151,9 +151,12 @@ class State:
         )
 
 
+TARGET_TEXT_KEYS = ("name", "stage", "region", "profile", "confirmed")  # what deploy reads: text or absent
+
+
 def valid_target(target: Any) -> bool:
-    """The stored target is an object of text values (the deploy targets module checks what they say)."""
-    return isinstance(target, dict) and all(isinstance(v, str) for v in target.values())
+    """The stored target is an object whose known keys hold text (the deploy targets module checks what they say)."""
+    return isinstance(target, dict) and all(isinstance(target.get(k, ""), str) for k in TARGET_TEXT_KEYS)
 
 
 def state_path(root: Path) -> Path:
@@ -266,8 +269,8 @@ def repair(root: Path, course_version: str, step_ids: list[str]) -> tuple[State,
                 except (ValueError, TypeError):
                     continue
     target = salvaged.get("target")
-    if isinstance(target, dict):  # only the text values: `{"region": 5}` would stop every deploy again
-        state.target = {str(k): v for k, v in target.items() if isinstance(v, str)}
+    if isinstance(target, dict):  # known keys only as text: `{"region": 5}` would stop every deploy again
+        state.target = {str(k): v for k, v in target.items() if k not in TARGET_TEXT_KEYS or isinstance(v, str)}
     root.joinpath(STATE_DIR).mkdir(parents=True, exist_ok=True)
     save_state(root, state)
     return state, kept
