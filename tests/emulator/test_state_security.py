@@ -198,3 +198,23 @@ def test_a_truncated_state_is_reported_at_start(tmp_path):
         assert any("cut short" in n for n in fresh.notes), fresh.notes
     finally:
         emulator.stop(state_dir)
+
+
+def test_a_command_that_starts_the_emulator_on_its_way_shows_its_notes(tmp_path, cli, monkeypatch):
+    """`teardown --check` after a cut state file said nothing was left and nothing else: the note only reached the log."""
+    root = tmp_path / "ws"
+    assert cli("init", str(root)).exit_code == 0
+    state_dir = root / ".workshop" / "emulator"
+    emu = start_emulator(state_dir, tmp_path)
+    emu.client("sqs").create_queue(QueueName="kept")
+    emulator.stop(state_dir)
+    whole = (state_dir / files.STATE).read_bytes()
+    (state_dir / files.STATE).write_bytes(whole[: len(whole) // 2])
+    monkeypatch.chdir(root)
+    try:
+        result = cli("teardown", "--check")
+        assert result.exit_code == 0, result.output
+        assert "cut short" in result.output and "set aside" in result.output, result.output
+        assert "cut short" not in cli("teardown", "--check").output  # said once, not on every command
+    finally:
+        emulator.stop(state_dir)

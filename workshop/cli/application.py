@@ -25,6 +25,12 @@ class WorkshopGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         _printable_streams()
         try:
+            return self._invoke(ctx)
+        finally:
+            _emulator_notes()
+
+    def _invoke(self, ctx: Any) -> Any:
+        try:
             return super().invoke(ctx)
         except errors.WorkshopError as exc:
             from workshop.cli.render import err_console, error_line
@@ -52,6 +58,17 @@ class WorkshopGroup(TyperGroup):
                 "run `workshop doctor` and include that file when you report it."
             )
             raise typer.Exit(errors.EXIT_CRASH) from None
+
+
+def _emulator_notes() -> None:
+    """What an emulator started on the way (by deploy, verify, teardown...) has to say: a state set aside, a port moved."""
+    launcher = sys.modules.get("workshop.emulator.launcher")  # not imported: no emulator was started
+    notes = launcher.take_notes() if launcher is not None else []
+    if notes:
+        from workshop.cli.render import note
+
+        for line in notes:
+            note(line)
 
 
 def _unanswered_aws_call(exc: BaseException) -> bool:

@@ -38,6 +38,7 @@ def start_command(
     folder = state_dir(ctx)
     with render.err_console().status("Starting the emulator..."):
         info = emulator.start(folder, port=port)
+    emulator.take_notes()  # shown here, in order, not again when the command ends
     for line in info.notes:
         render.note(line)
     if info.already_running:

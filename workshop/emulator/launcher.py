@@ -33,6 +33,18 @@ ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONDO
 ENV_ALLOW_PREFIXES = ("LC_", "WORKSHOP_EMULATOR_")
 
 
+_unshown: list[str] = []  # notes of emulators this process started that no command has shown yet (see take_notes)
+
+
+def take_notes() -> list[str]:
+    """The notes of emulators started by this process since the last call (a state set aside, a port moved).
+
+    A deploy, verify or teardown starts the emulator on its way: the CLI shows these once the command is done."""
+    notes = list(_unshown)
+    _unshown.clear()
+    return notes
+
+
 @dataclass(frozen=True)
 class EmulatorInfo:
     """A running emulator: where it listens and where its files are."""
@@ -103,7 +115,9 @@ def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
         if not port and isinstance(remembered, int) and remembered > 0 and info.port != remembered:
             notes.append(f"Port {remembered}, where the emulator listened last time, is taken by another program: "
                          f"it now listens on {info.port} (`workshop emulator status` shows it).")
-        return dataclasses.replace(info, notes=tuple(notes) + info.notes)
+        info = dataclasses.replace(info, notes=tuple(notes) + info.notes)
+        _unshown.extend(info.notes)
+        return info
 
 
 def stop(state_dir: Path) -> bool:
