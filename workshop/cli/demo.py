@@ -166,8 +166,7 @@ def demo(
         summary = core.run(session, rctx, RichPresenter(pause=not yes), first, last)
         _summary(summary, chosen.name)
         if chosen.name == "aws":
-            render.out_console().print("Resources are still deployed: run `workshop teardown --workspace "
-                                       f"{root}` when the class is over.", highlight=False)
+            render.plain(f"Resources are still deployed: run `workshop teardown --workspace {root}` when the class is over.")
         waiting = [str(r.step.number) for r in summary.results if r.pending]
         if waiting and all(r.passed or r.pending for r in summary.results):
             render.note(f"Step {', '.join(waiting)} is still pending: AWS has not finished retrying. Check again in a few "
@@ -181,7 +180,7 @@ def demo(
     except KeyboardInterrupt:
         current = session.current().number if session is not None else first.number
         render.err_console().print(f"[yellow]Demo stopped at step {current}.[/] Resume with `workshop demo --from {current}`"
-                                   + ("" if temporary else f" --workspace {root}") + ".")
+                                   + ("" if temporary else f" --workspace {render.esc(root)}") + ".")
         raise typer.Exit(130) from None
     finally:
         if not emulator_was_running:

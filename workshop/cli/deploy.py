@@ -1,6 +1,7 @@
 """Deploy commands: deploy, teardown, doctor, test."""
 
 
+import contextlib
 import sys
 from typing import Annotated
 
@@ -21,11 +22,16 @@ def _target(session, name, stage, region, profile):
     from workshop.deploy import targets
 
     target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
-    stored = {**session.state.target, **target.to_json()}
+    if target.name != "aws":  # a real account is remembered once confirmed: a failed first attempt switches nothing
+        _remember(session, target)
+    return target
+
+
+def _remember(session, target, **extra) -> None:
+    stored = {**session.state.target, **target.to_json(), **extra}
     if stored != session.state.target:
         session.state.target = stored
         session.save()
-    return target
 
 
 def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
@@ -36,18 +42,18 @@ def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
 
     if target.name != "aws":
         return
-    identity = targets.client(rollout_ctx.session, "sts").get_caller_identity()
+    identity = targets.caller_identity(rollout_ctx.session, target)
     key = f"{identity['Account']}/{target.region}/{target.stage}"
     if session.state.target.get("confirmed") == key:
+        _remember(session, target)
         return
     render.err_console().print(
-        f"Deploying to AWS account [bold]{identity['Account']}[/] ({identity['Arn']}), region [bold]{target.region}[/], "
+        f"Deploying to AWS account [bold]{render.esc(identity['Account'])}[/] ({render.esc(identity['Arn'])}), region [bold]{target.region}[/], "
         f"stage [bold]{target.stage}[/]. This creates real resources; `workshop teardown` removes them."
     )
     if not yes and not typer.confirm("Continue?", default=False, err=True):
         raise WorkshopError("Nothing was deployed. Run the command again with `--yes` once you are sure.")
-    session.state.target["confirmed"] = key
-    session.save()
+    _remember(session, target, confirmed=key)
 
 
 class _Spinner:
@@ -63,13 +69,17 @@ class _Spinner:
         rctx.announce, rctx.on_line = self.announce, self.on_line
 
     def announce(self, message: str) -> None:
-        self.base = message
-        self._status.update(message)
+        from workshop.cli.render import esc
+
+        self.base = esc(message)  # names from the learner's files: text, not markup
+        self._status.update(self.base)
 
     def on_line(self, line: str) -> None:
+        from workshop.cli.render import esc
+
         event = self._event(line)
         if event:
-            self._status.update(f"{self.base}  [dim]{event}[/]")
+            self._status.update(f"{self.base}  [dim]{esc(event)}[/]")
 
     def __enter__(self):
         self._status.__enter__()
@@ -89,22 +99,23 @@ def deploy_command(
 ) -> None:
     """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
     from workshop.cli import render
-    from workshop.deploy import rollout
+    from workshop.deploy import osls, rollout
 
     session = open_session(ctx, workspace_dir)
     if service != "all":
         rollout.check_service(service)
     chosen = _target(session, target, stage, region, profile)
-    rctx = rollout.Context.open(session.root, chosen)
-    _confirm_account(session, chosen, rctx, yes)
-    with _Spinner(rctx):
-        if service == "all":
-            if recreate:
-                rollout.teardown(rctx)
-            replayed = rollout.deploy_all(rctx, session.course, session.current())
-        else:
-            replayed = 0
-            rollout.deploy_one(rctx, service, recreate=recreate)
+    with osls.deploy_lock(session.root):  # one deploy per workspace: a second one says who runs and exits 1
+        rctx = rollout.Context.open(session.root, chosen)
+        _confirm_account(session, chosen, rctx, yes)
+        with _Spinner(rctx):
+            if service == "all":
+                if recreate:
+                    rollout.teardown(rctx)
+                replayed = rollout.deploy_all(rctx, session.course, session.current())
+            else:
+                replayed = 0
+                rollout.deploy_one(rctx, service, recreate=recreate)
     for run in rctx.runs:
         render.note(f"{run.action} {run.service}: {run.seconds:.1f}s (log: {run.log})")
     if replayed:
@@ -116,13 +127,14 @@ def deploy_command(
 def deploy_to_step(session, step) -> None:
     """For `reset --step N --deploy`: the target holds what it should at the start of the step."""
     from workshop.cli import render
-    from workshop.deploy import rollout, targets
+    from workshop.deploy import osls, rollout, targets
 
     chosen = targets.resolve(session.state.target)
-    rctx = rollout.Context.open(session.root, chosen)
-    _confirm_account(session, chosen, rctx, yes=False)
-    with _Spinner(rctx):
-        count = rollout.bring_to_step(rctx, session.course, step)
+    with osls.deploy_lock(session.root):
+        rctx = rollout.Context.open(session.root, chosen)
+        _confirm_account(session, chosen, rctx, yes=False)
+        with _Spinner(rctx):
+            count = rollout.bring_to_step(rctx, session.course, step)
     render.note(f"The {chosen.name} target is at the start of step {step.number} ({count} deploys replayed from the checkpoints).")
 
 
@@ -135,15 +147,17 @@ def teardown(
 ) -> None:
     """Remove both services from the target, then list any workshop resource still there."""
     from workshop.cli import render
-    from workshop.deploy import inventory, rollout
+    from workshop.deploy import inventory, osls, rollout
 
     session = open_session(ctx, workspace_dir)
     chosen = _target(session, target, stage, region, profile)
-    rctx = rollout.Context.open(session.root, chosen)
-    with _Spinner(rctx) as spinner:
-        removed = [] if check else rollout.teardown(rctx)
-        spinner.announce("listing what is left")
-        left = inventory.leftovers(rctx.session, chosen)
+    with osls.deploy_lock(session.root) if not check else contextlib.nullcontext():
+        rctx = rollout.Context.open(session.root, chosen)
+        with _Spinner(rctx) as spinner:
+            removed = [] if check else rollout.teardown(rctx)
+            spinner.announce("listing what is left")
+            left = inventory.leftovers(rctx.session, chosen)
+    _remember(session, chosen)  # the account answered: this is the target the learner works with
     for service in removed:
         render.note(f"removed {service}")
     if left:
@@ -153,7 +167,7 @@ def teardown(
         table.add_column("Kind")
         table.add_column("Name")
         for kind, name in left:
-            table.add_row(kind, name)
+            table.add_row(render.esc(kind), render.esc(name))
         render.out_console().print(table)
         if check:
             render.out_console().print("Run `workshop teardown` to remove the two stacks.", highlight=False)
@@ -186,7 +200,7 @@ def doctor(
         for column in ("", "Check", "Found", "Fix"):
             table.add_column(column)
         for f in findings:
-            table.add_row("[green]ok[/]" if f.ok else "[red]fail[/]", f.name, f.detail, "" if f.ok else f.fix)
+            table.add_row("[green]ok[/]" if f.ok else "[red]fail[/]", render.esc(f.name), render.esc(f.detail), "" if f.ok else render.esc(f.fix))
         render.out_console().print(table)
     if not ok:
         raise typer.Exit(1)

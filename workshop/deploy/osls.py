@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
+import fcntl
+import json
+import os
 import re
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +45,65 @@ class DeployError(WorkshopError):
     iam_race = False  # failed only because IAM had not propagated a new statement yet (worth one retry)
 
 
+LOCK_FILE = "deploy.lock"
+_held: dict[Path, int] = {}  # workspaces whose deploy lock this process holds, and how deeply (the lock is re-entrant)
+
+
+@contextlib.contextmanager
+def deploy_lock(root: Path, command: str | None = None) -> Iterator[None]:
+    """One deploy per workspace at a time: an exclusive lock on `.workshop/deploy.lock`, which names its holder.
+
+    Two `workshop deploy all` at once interleave their CloudFormation calls and leave a stack stuck in
+    REVIEW_IN_PROGRESS. The OS lock is released when the holder dies (even on kill -9), so a lock left by a dead
+    process is simply taken over; the JSON inside only says who holds it."""
+    key = Path(root).resolve()
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    path = key / ".workshop" / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise WorkshopError(_held_by(path)) from None
+        holder = {"pid": os.getpid(), "command": command or " ".join(["workshop", *sys.argv[1:]]),
+                  "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _held_by(path: Path) -> str:
+    """The message for a second deploy: who holds the lock, since when, and what to do."""
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        holder = None
+    if not isinstance(holder, dict):
+        who = "another workshop command"
+    else:
+        since = str(holder.get("since", "?")).replace("T", " ").replace("+00:00", " UTC")
+        who = f"`{holder.get('command', 'workshop')}` (pid {holder.get('pid', '?')}, since {since})"
+    return (f"Another deploy is running in this workspace: {who}. Two at once would leave the stacks stuck; "
+            "wait for it to finish, then run the command again.")
+
+
 def log_path(root: Path, service: str, action: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     return root / ".workshop" / "logs" / f"{action}-{service}-{stamp}.log"
@@ -48,16 +113,18 @@ def run_osls(root: Path, target: Target, service: str, action: str, service_dir:
              endpoint: str | None, on_line: OnLine | None = None, extra: tuple[str, ...] = ()) -> RunResult:
     """Run `osls ACTION` in `service_dir` with the target's environment; raise DeployError with a hint on failure.
 
-    A deploy that fails only because IAM has not yet propagated the role's new SQS statement is retried once."""
-    try:
-        return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
-    except DeployError as exc:
-        if action != "deploy" or not exc.iam_race:
-            raise
-        if on_line is not None:
-            on_line(f"IAM has not caught up with the role's new sqs:SendMessage statement yet: retrying in {IAM_RACE_WAIT:.0f} s.")
-        time.sleep(IAM_RACE_WAIT)
-        return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
+    One deploy per workspace at a time (the deploy lock). A deploy that fails only because IAM has not yet propagated
+    the role's new SQS statement is retried once."""
+    with deploy_lock(root, f"osls {action} {service}"):
+        try:
+            return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
+        except DeployError as exc:
+            if action != "deploy" or not exc.iam_race:
+                raise
+            if on_line is not None:
+                on_line(f"IAM has not caught up with the role's new sqs:SendMessage statement yet: retrying in {IAM_RACE_WAIT:.0f} s.")
+            time.sleep(IAM_RACE_WAIT)
+            return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
 
 
 def osls_environment(root: Path, target: Target, endpoint: str | None) -> dict[str, str]:
@@ -109,10 +176,26 @@ def _run_once(root: Path, target: Target, service: str, action: str, service_dir
     seconds = time.perf_counter() - started
     share_osls_cache(home, into_workspace=False)
     if code != 0:
+        if target.name == "local" and not emulator_answers(root):  # osls then blames whatever it was reading
+            raise DeployError(
+                f"The emulator stopped during `osls {action}` of {service} (see {targets.emulator_dir(root) / 'emulator.log'}): "
+                f"run `workshop deploy {service}` again (it starts the emulator), or `workshop deploy all`.",
+                detail=_tail(lines, log),
+            )
         error = DeployError(explain_failure(service, action, target, lines, service_dir), detail=_tail(lines, log))
         error.iam_race = bool(IAM_RACE_RE.search("\n".join(lines)))
         raise error
     return RunResult(service=service, action=action, seconds=seconds, log=log)
+
+
+def emulator_answers(root: Path) -> bool:
+    """Whether the workspace's emulator is still running and answering (checked after a failed local deploy)."""
+    from workshop import emulator
+
+    try:
+        return emulator.status(targets.emulator_dir(root)) is not None
+    except WorkshopError:
+        return False
 
 
 def osls_cache_dir() -> Path:

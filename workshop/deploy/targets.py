@@ -255,6 +255,9 @@ def deploy_env(target: Target, *, endpoint: str | None, home: Path, environ: Map
     env.setdefault("AWS_CONFIG_FILE", str(user_home / ".aws" / "config"))
     env.setdefault("AWS_SHARED_CREDENTIALS_FILE", str(user_home / ".aws" / "credentials"))
     env["AWS_SDK_LOAD_CONFIG"] = "1"
+    # An `endpoint_url` (or a `services` section) in ~/.aws/config must not send a real deploy elsewhere: the SDK then
+    # uses AWS's own endpoints whatever the profile says (AWS_ENDPOINT_URL* variables are not allowlisted either).
+    env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
     kind, profile = credential_source(target, source)
     if kind == "environment":  # osls would prefer a profile named in AWS_PROFILE; boto3 prefers these: use these
         env.pop("AWS_PROFILE", None)
@@ -388,8 +391,13 @@ def boto3_session(target: Target, *, endpoint: str | None = None):
     kind, profile = credential_source(target)
     if kind == "environment":  # the keys in the environment, whatever AWS_PROFILE says (as osls is given them)
         keys = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        keys.set_config_variable("ignore_configured_endpoint_urls", True)
         return boto3.Session(botocore_session=keys, region_name=target.region)
-    return boto3.Session(profile_name=profile, region_name=target.region)
+    real = botocore.session.Session()
+    # Every client of this session, not only those made by `client()`, ignores endpoints configured in the profile
+    # or the environment: the account the confirmation shows is the account osls deploys to.
+    real.set_config_variable("ignore_configured_endpoint_urls", True)
+    return boto3.Session(botocore_session=real, profile_name=profile, region_name=target.region)
 
 
 RETRIES = {"max_attempts": 6, "mode": "standard"}
@@ -416,6 +424,29 @@ def client(session, service: str):
     # ignore_configured_endpoint_urls: an AWS_ENDPOINT_URL left in the shell never redirects a real-account client.
     config = Config(retries=RETRIES, connect_timeout=5, read_timeout=60, ignore_configured_endpoint_urls=True)
     return session.client(service, config=config)
+
+
+def caller_identity(session, target: Target) -> dict[str, Any]:
+    """Who the target's credentials are (STS); an unreachable endpoint or missing credentials is one clear WorkshopError."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return client(session, "sts").get_caller_identity()
+    except ClientError as exc:
+        raise WorkshopError(f"AWS refused the credentials of the {target.name} target ({exc}); "
+                            "sign in again (e.g. `aws sso login`) or choose `--profile`, then run `workshop doctor`.") from None
+    except Exception as exc:
+        if type(exc).__module__ == "botocore.exceptions":  # offline, no credentials, a profile that does not exist
+            raise WorkshopError(unreachable(target, exc)) from None
+        raise
+
+
+def unreachable(target: Target, exc: BaseException) -> str:
+    """The line for an AWS call that never got an answer (offline, no credentials, a bad profile)."""
+    if target.name == "local":
+        return f"The emulator does not answer ({exc}); run `workshop emulator stop` then `workshop emulator start`."
+    return (f"Could not reach AWS in {target.region} ({exc}). Check your network and credentials "
+            "(`aws sts get-caller-identity`), then run `workshop doctor`.")
 
 
 def emulator_dir(root: Path) -> Path:
