@@ -179,6 +179,10 @@ def default_stage(target: Target, budget: int, identity=None) -> str:
     try:
         arn = (identity or caller_arn)(target)
     except Exception as exc:  # no credentials, expired SSO session, no network: say so, and offer --stage
+        from botocore.exceptions import EndpointConnectionError
+
+        if isinstance(exc, EndpointConnectionError):  # offline: signing in again would not help
+            raise WorkshopError(unreachable(target, exc)) from None
         raise WorkshopError(
             f"Could not ask AWS who you are to name your stage ({type(exc).__name__}): sign in (e.g. `aws sso login`) "
             "or pass `--profile`, then check with `workshop doctor`; or choose a stage with `--stage dev-yourname`."
