@@ -62,7 +62,7 @@ def build(repo: Repo, course: Course) -> tuple[str, list[tuple[Step, str]]]:
         raise CourseError(f"{source} is missing: the course has no start state.")
     with repo.temp_index(seed=False) as index:
         specs = [":/" if s == "." else s for s in exclude_pathspecs()]
-        repo.run("-C", str(source), "--git-dir", str(repo.git_dir), "--work-tree", str(source), "add", "-A", "-f", "--", *specs, index=index)
+        repo.run("-C", str(source), "add", "-A", "-f", "--", *specs, index=index, exact_bytes=True, env={"GIT_WORK_TREE": str(source)})
         blob = repo.run("hash-object", "-w", "--stdin", stdin=GITIGNORE.encode()).strip()
         repo.run("update-index", "--add", "--cacheinfo", f"100644,{blob},.gitignore", index=index)
         tree = repo.run("write-tree", index=index).strip()
@@ -97,7 +97,7 @@ def _clobbered(root: Path, repo: Repo, tree: str) -> list[str]:
         target = root / path
         if target.exists() or target.is_symlink():
             sha = meta.split()[2]
-            if not target.is_file() or repo.run("hash-object", "--no-filters", "--", str(target)).strip() != sha:
+            if target.is_symlink() or not target.is_file() or repo.run("hash-object", "--no-filters", "--", str(target)).strip() != sha:
                 clashes.append(path)
     return clashes
 
@@ -143,7 +143,7 @@ def init_repo(root: Path, course: Course) -> InitResult:
         for ref in stale:
             repo.run("update-ref", "-d", ref)
     if populated:
-        repo.run("read-tree", "--reset", "-u", start)
+        repo.check_out(repo.git_dir / "index", start)
     return InitResult(
         created_repo=created,
         populated=populated,

@@ -8,7 +8,6 @@ killed half-way leaves the journal behind; `recover` (run first by every command
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,13 +15,7 @@ from typing import Callable
 from workshop.checkpoints import backups, journal, merge
 from workshop.checkpoints.backups import Backup
 from workshop.checkpoints.refs import REBUILD_HINT, start_ref, trees_around
-from workshop.checkpoints.repo import (
-    GitFailed,
-    Repo,
-    changed_paths,
-    open_repo,
-    read_index,
-)
+from workshop.checkpoints.repo import GitFailed, Repo, open_repo
 from workshop.course import workspace
 from workshop.course.model import Course, Step
 from workshop.errors import WorkshopError
@@ -52,23 +45,22 @@ INDEX_LOCKED = (
 
 def lock_index(repo: Repo) -> Path:
     """Take `.git/index.lock` as git does (exclusive create), so no other git changes the index meanwhile."""
-    lock = repo.git_dir / "index.lock"
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        raise GitFailed(INDEX_LOCKED.format(root=repo.root, lock=lock)) from None
-    os.close(fd)
-    return lock
+        return repo.lock_index()
+    except FileExistsError as exc:
+        raise GitFailed(INDEX_LOCKED.format(root=repo.root, lock=exc.args[0])) from None
 
 
 def install_index(repo: Repo, new_index: Path | None) -> None:
-    """Replace the real index by `new_index` through the lock we hold (git's own protocol); None only releases it."""
-    lock = repo.git_dir / "index.lock"
-    if new_index is not None and new_index.exists():
-        os.replace(new_index, lock)
-        os.replace(lock, repo.git_dir / "index")
-    else:
-        lock.unlink(missing_ok=True)
+    """Replace the real index by `new_index` through the lock we hold; None only releases it."""
+    repo.install_index(new_index)
+
+
+def changed_paths(before: dict | None, after: dict | None) -> list[str] | None:
+    """Paths whose content, mode or presence differ between two index readings (None if either is unknown)."""
+    if before is None or after is None:
+        return None
+    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
 
 def preflight(root: Path) -> Repo:
@@ -84,7 +76,7 @@ def preflight(root: Path) -> Repo:
 
 def _staged_tree(repo: Repo, index: Path) -> str | None:
     """The tree of the learner's index (copied into `index`); unmerged entries are a merge the runner did not make."""
-    tree = repo.write_index_tree(index)  # in-process; git only for what it does not handle (unmerged, intent-to-add)
+    tree = repo.write_index_tree(index)  # GitPython in-process; git only for what it does not handle (unmerged, intent-to-add)
     if tree:
         return tree
     status, out, _ = repo.call("write-tree", index=index)
@@ -129,16 +121,17 @@ def replace_files(
             wanted, conflicts = target(repo, index, current, *resolved)
             if wanted == current:
                 return Outcome(conflicts=conflicts)
-            backup = backups.save(repo, index, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
+            entries_before = repo.index_entries(index)
+            files = len(entries_before) if entries_before is not None else len(repo.lines("ls-files", "-z", index=index))
+            backup = backups.save(repo, files, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
             journal.advance(root, entry, "applying", backup=backup.name, current=current, target=wanted)
-            entries_before = read_index(index)
             repo.switch(index, current, wanted)
-            changed = changed_paths(entries_before, read_index(index))
+            changed = changed_paths(entries_before, repo.index_entries(index))
             journal.kill_point(f"{op}:switched")
             new_staged = staged(repo) if staged else None
             if new_staged:
                 repo.run("read-tree", new_staged, index=index)
-                repo.call("update-index", "-q", "--refresh", index=index)
+                repo.call("update-index", "-q", "--refresh", index=index, exact_bytes=True)
             install_index(repo, index)
             installed = True
             journal.kill_point(f"{op}:installed")
@@ -183,7 +176,7 @@ def recover(root: Path) -> list[str]:
             now = repo.snapshot(index)
             target, before = entry.data["target"], entry.data["current"]
             if now not in (target, before):
-                extra = backups.save(repo, index, now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
+                extra = backups.save(repo, len(repo.lines("ls-files", "-z", index=index)), now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
                 notes.append(f"Your files were saved first as backup {extra.name}.")
             repo.switch(index, now, target)
             install_index(repo, index)
