@@ -8,6 +8,7 @@ killed half-way leaves the journal behind; `recover` (run first by every command
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -36,6 +37,13 @@ DETACHED = "HEAD is detached (not on a branch), so the runner will not change yo
 IN_PROGRESS = "A git {name} is in progress in {root}. Finish it or abort it (e.g. `git {cmd} --abort`), then run the command again."
 UNMERGED = "Git has unmerged files in {root} ({files}). Resolve them and `git add` them (or `git merge --abort`), then run the command again."
 RUNNING = "Another workshop command (pid {pid}) is running `{op}` in this workspace. Wait for it to finish, then run the command again."
+
+SWITCH_FAILED = (
+    "Could not replace {file} ({reason}): {what} stopped part-way. Your files as they were are safe in backup {backup}. "
+    "Make {file} and its folder writable (e.g. `chmod u+w {file}`), then run `{what}` again to finish it, "
+    "or `workshop restore {backup}` to go back."
+)
+_GIT_PATH = re.compile(r"(?:unlink old|create file|create symlink|cannot create directory at|open) '?([^':\n]+?)'?(?::|$)", re.MULTILINE)
 
 INDEX_LOCKED = (
     "Another git command seems to be running in {root} ({lock} exists). Wait for it to finish; if none is running, "
@@ -125,7 +133,7 @@ def replace_files(
             files = len(entries_before) if entries_before is not None else len(repo.lines("ls-files", "-z", index=index))
             backup = backups.save(repo, files, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
             journal.advance(root, entry, "applying", backup=backup.name, current=current, target=wanted)
-            repo.switch(index, current, wanted)
+            _switch(repo, index, current, wanted, backup.name, intent.get("what", f"workshop {op}"))
             changed = changed_paths(entries_before, repo.index_entries(index))
             journal.kill_point(f"{op}:switched")
             new_staged = staged(repo) if staged else None
@@ -146,6 +154,23 @@ def replace_files(
             journal.clear(root)
 
 
+def _switch(repo: Repo, index: Path, current: str, target: str, backup: str | None, what: str) -> None:
+    """repo.switch; a file git could not replace (read-only, immutable, in a read-only folder) is named, with the
+    backup that holds the files and the command that finishes the operation."""
+    try:
+        repo.switch(index, current, target)
+    except GitFailed as exc:
+        detail = exc.detail or exc.message
+        found = _GIT_PATH.search(detail)
+        reason = "permission denied" if "ermission denied" in detail else \
+            "operation not permitted" if "not permitted" in detail else detail.strip().splitlines()[-1]
+        raise WorkshopError(
+            SWITCH_FAILED.format(file=found.group(1).strip() if found else "a file of the workspace", reason=reason,
+                                 what=what, backup=backup or "(none)"),
+            detail=detail,
+        ) from None
+
+
 def _finish(root: Path, entry: journal.Entry) -> None:
     """The last part of an operation, done again by `recover`: progress marker, then clear the journal."""
     if entry.op == "reset" and entry.data.get("step_id"):
@@ -156,7 +181,10 @@ def _finish(root: Path, entry: journal.Entry) -> None:
 
 
 def recover(root: Path) -> list[str]:
-    """Finish an operation a killed command left half-done; returns what was done (empty when nothing was pending)."""
+    """Finish an operation a killed command left half-done; returns what was done (empty when nothing was pending).
+
+    Never a dead end: a journal that cannot be read or lacks what it needs is cleared (the files are left as they are
+    and saved); when git's gc pruned what the operation was writing, the files go back to how they were before it."""
     entry = journal.pending(root)
     if entry is None:
         return []
@@ -165,27 +193,46 @@ def recover(root: Path) -> list[str]:
     repo = open_repo(root)
     repo.wait_for_temp_locks()
     (repo.git_dir / "index.lock").unlink(missing_ok=True)  # ours: the journal says a runner held it
-    what = entry.data.get("what", f"workshop {entry.op}")
+    what = str(entry.data.get("what") or f"workshop {entry.op}")
+    backup = entry.data.get("backup")
+    target, before = entry.data.get("target"), entry.data.get("current")
+    if entry.op == "unknown":
+        journal.clear(root)
+        return [f"The journal of an interrupted command ({journal.path(root)}) could not be read; it was cleared and your "
+                "files were left as they are. Check them with `workshop diff`; `workshop backups` lists the saved states."]
     if entry.phase != "applying":
         journal.clear(root)
         return [f"`{what}` was interrupted before it changed any file; cleaned up what it left."]
+    if not (isinstance(target, str) and target and isinstance(before, str) and before):
+        journal.clear(root)
+        kept = f" The files from before it are in backup {backup} (`{backups.restore_command(backup)}`)." if isinstance(backup, str) and backup else ""
+        return [f"`{what}` was interrupted and its journal is incomplete: it was cleared and your files were left as they are "
+                f"(check them with `workshop diff`).{kept}"]
     lock_index(repo)
     notes = []
+    goal = target if repo.has_objects(target) else before if repo.has_objects(before) else None
     try:
         with repo.temp_index() as index:
             now = repo.snapshot(index)
-            target, before = entry.data["target"], entry.data["current"]
             if now not in (target, before):
-                extra = backups.save(repo, len(repo.lines("ls-files", "-z", index=index)), now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
-                notes.append(f"Your files were saved first as backup {extra.name}.")
-            repo.switch(index, now, target)
-            install_index(repo, index)
+                files = len(repo.lines("ls-files", "-z", index=index))
+                extra = backups.save(repo, files, now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
+                notes.append(f"Your files as the interrupted command left them were saved first as backup {extra.name}.")
+            if goal is not None:
+                _switch(repo, index, now, goal, backup, what)
+                install_index(repo, index)
     finally:
         install_index(repo, None)
-    _finish(root, entry)
-    backup = entry.data.get("backup")
-    return [f"`{what}` was interrupted; it is now finished. Your files from before it are in backup {backup} "
-            f"(`{backups.restore_command(backup)}`).", *notes]
+    if goal == target:
+        _finish(root, entry)
+        return [f"`{what}` was interrupted; it is now finished. Your files from before it are in backup {backup} "
+                f"(`{backups.restore_command(backup)}`).", *notes]
+    journal.clear(root)
+    if goal == before:
+        return [f"`{what}` was interrupted, and what it was writing is no longer in the repository (`git gc` pruned it). "
+                f"Your files are back as they were before it (also in backup {backup}). Run `{what}` again.", *notes]
+    return [f"`{what}` was interrupted, and `git gc` pruned both what it was writing and the files from before it: those "
+            "are lost, and your files were left as the command left them. Check them with `workshop diff`.", *notes]
 
 
 def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:

@@ -484,12 +484,9 @@ class Repo:
         return removed
 
     def has_objects(self, *shas: str) -> bool:
-        """True when every object (and all it reaches, for trees) is in the store: `git cat-file -e` / `ls-tree -r`."""
-        for sha in shas:
-            status, _, _ = self.call("ls-tree", "-r", "--full-tree", sha)
-            if status != 0:
-                return False
-        return True
+        """True when every object given, and every object it reaches, is in the store (`git rev-list --objects`)."""
+        status, _, _ = self.call("rev-list", "--objects", "--quiet", *shas)
+        return status == 0
 
     # -- exports -------------------------------------------------------------------------------------------------
     def export_tree(self, rev: str, destination: Path) -> Path:

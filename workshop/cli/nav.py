@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+from workshop.cli.common import JsonOpt, WorkspaceOpt, finish_interrupted, open_session, workspace_path
 
 # Let "-1" reach the step lookup (which explains the valid range) instead of failing as an unknown option.
 STEP_ARG_SETTINGS = {"ignore_unknown_options": True}
@@ -70,6 +70,7 @@ def status(
         _, kept = workspace.repair(root, loaded.course_version, [s.id for s in loaded.steps])
         render.note(f"Progress file rebuilt{f'; the old one is kept as {kept}' if kept else ''}.")
     session = progress.open_session(workspace_path(ctx, workspace_dir), loaded)
+    finish_interrupted(session.root, light=True)
     current = session.current()
     rows = [
         {
