@@ -278,6 +278,20 @@ class Repo:
         out = self.run("for-each-ref", "--format=%(refname) %(objectname)", *prefixes)
         return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
+    def written_only_by(self, ref: str, message: str) -> bool:
+        """True when every entry of `ref`'s reflog (GitPython reads it) starts with `message`: only that writer ever
+        moved it. Without a reflog: when its commit is the runner's."""
+        try:
+            entries = self._gitpython.RefLog.from_file(str(self.git_dir / "logs" / ref))
+        except FileNotFoundError:
+            entries = []
+        except Exception:
+            return False
+        if entries:
+            return all(entry.message.startswith(message) for entry in entries)
+        status, out, _ = self.call("log", "-1", "--format=%ae", ref)
+        return status == 0 and out.strip() == RUNNER_EMAIL
+
     def commit_tree(self, tree: str, message: str, parents: Sequence[str] = (), date: str | None = None) -> str:
         args = ["commit-tree", tree]
         for parent in parents:

@@ -41,12 +41,22 @@ def init(
 
     built = checkpoints.create_workspace(root, loaded)
     branches = f"{len(built.checkpoints)} checkpoint branches (`git branch` lists them)"
-    if existed and not built.updated:
+    from rich.markup import escape
+
+    for ref in built.kept:
+        render.note(escape(f"Kept your branch {ref.removeprefix('refs/heads/')} as it is (the runner did not make it, or you "
+                           "committed on it); the runner uses its own copy of each checkpoint."))
+    if built.adopted:
+        render.success(f"Rebuilt the git repository of {root}: your files are kept as they are, on top of the start of the "
+                       f"workshop on `main` (`git status` shows your changes; they are also saved in backup {built.adopted}).")
+    elif existed and not built.updated:
         render.success(f"{root} is already a workshop workspace; nothing was changed (your files are untouched).")
     elif existed:
         render.success(f"{root} is already a workshop workspace; rebuilt its {branches}. Your files are untouched.")
-    else:
+    elif built.populated:
         render.success(f"Created the workshop workspace {root}: a git repository with both services on `main` and {branches}.")
+    else:
+        render.success(f"Made {root} a workshop workspace with {branches}; your files and branches are untouched.")
     render.out_console().print(f"Next: `cd {root}` then `workshop show`.", highlight=False)
 
 
