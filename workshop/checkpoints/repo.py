@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tarfile
 import tempfile
 import time
 from contextlib import contextmanager
@@ -508,6 +507,8 @@ class Repo:
         tree = self.rev(rev if rev.endswith("}") else f"{rev}^{{tree}}")
         if tree is None:
             raise GitFailed(f"{rev} is missing")
+        import tarfile
+
         archive = self.run("archive", "--format=tar", tree, binary=True, exact_bytes=True)
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
