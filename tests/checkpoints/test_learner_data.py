@@ -73,3 +73,15 @@ def test_global_config_autocrlf_and_attributes_file(ws, loaded, tmp_path, monkey
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     _learner_files(ws)
     _round_trip(ws, loaded)
+
+
+def test_git_variables_in_the_learners_environment_do_not_redirect_the_runner(ws, loaded, tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    for name, value in (("GIT_DIR", other / ".git"), ("GIT_WORK_TREE", other), ("GIT_INDEX_FILE", other / "idx"),
+                        ("GIT_OBJECT_DIRECTORY", other / ".git" / "objects"), ("GIT_CONFIG_PARAMETERS", "'core.symlinks'='false'")):
+        monkeypatch.setenv(name, str(value))
+    _learner_files(ws)
+    _round_trip(ws, loaded)
+    assert not (other / "idx").exists() and not list((other / ".git" / "refs" / "heads").iterdir())

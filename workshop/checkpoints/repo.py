@@ -63,12 +63,13 @@ SETTINGS = (
 )
 # The private git directory's attributes: no conversion of any kind in either direction, for every path.
 NO_CONVERSION = "* -text -eol -crlf -filter -ident -working-tree-encoding -export-ignore -export-subst\n"
-# Environment variables that would point git somewhere else than the workspace, removed from every call.
-REDIRECTS = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT", "GIT_ATTR_SOURCE", "GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS", "GIT_PAGER", "GIT_EDITOR",
-)
+# Environment variables that would point git somewhere else than the workspace or bring in other config. GitPython
+# starts git with a copy of the process environment, so each one present is given a neutral value instead.
+REPO_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_INDEX_FILE")
+NEUTRAL = {
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES": "", "GIT_NAMESPACE": "", "GIT_CONFIG_PARAMETERS": "", "GIT_CONFIG_COUNT": "0",
+    "GIT_CEILING_DIRECTORIES": "", "GIT_EXTERNAL_DIFF": "", "GIT_DIFF_OPTS": "", "GIT_PAGER": "cat", "GIT_EDITOR": ":",
+}
 
 
 class GitFailed(WorkshopError):
@@ -106,10 +107,13 @@ def exclude_pathspecs() -> list[str]:
     return specs
 
 
-def _clean_environ() -> dict[str, str]:
-    """The process environment without the variables that redirect git or bring in the user's config."""
-    env = {k: v for k, v in os.environ.items() if k not in REDIRECTS}
-    env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+def _clean_environ(git_dir: Path) -> dict[str, str]:
+    """What the runner's git calls set over the process environment: no user or system config, nothing redirected."""
+    env = {name: value for name, value in NEUTRAL.items() if name in os.environ}
+    if "GIT_COMMON_DIR" in os.environ:
+        env["GIT_COMMON_DIR"] = str(git_dir)
+    env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
+                "GIT_OBJECT_DIRECTORY": str(git_dir / "objects"), "GIT_INDEX_FILE": str(git_dir / "index")})
     return env
 
 
@@ -133,7 +137,13 @@ class Repo:
     def repo(self):
         """GitPython's `git.Repo` over the workspace's repository (its object database read and written in-process)."""
         if self._repo is None:
-            self._repo = self._gitpython.Repo(str(self.root))
+            # GitPython's Repo follows these variables of the learner's environment: not for the workspace's repository.
+            saved = {name: os.environ.pop(name) for name in REPO_VARIABLES if name in os.environ}
+            try:
+                self._repo = self._gitpython.Repo(str(self.root))
+            finally:
+                os.environ.update(saved)
+            self._repo.git.update_environment(**_clean_environ(self.git_dir), GIT_DIR=str(self.git_dir), GIT_WORK_TREE=str(self.root))
         return self._repo
 
     @property
@@ -169,13 +179,9 @@ class Repo:
 
         `index` points GIT_INDEX_FILE at a private index; `exact_bytes` runs with the private git directory whose
         attributes unset every conversion (for commands that move bytes between the files and the object store)."""
-        full_env = _clean_environ()
+        full_env = _clean_environ(self.git_dir)
         full_env["GIT_WORK_TREE"] = str(self.root)
-        if exact_bytes:
-            full_env["GIT_DIR"] = str(self._bytes_dir())
-            full_env["GIT_OBJECT_DIRECTORY"] = str(self.git_dir / "objects")
-        else:
-            full_env["GIT_DIR"] = str(self.git_dir)
+        full_env["GIT_DIR"] = str(self._bytes_dir() if exact_bytes else self.git_dir)
         full_env.update(env or {})
         if index is not None:
             full_env["GIT_INDEX_FILE"] = str(index)
