@@ -44,8 +44,8 @@ def init(
     from rich.markup import escape
 
     for ref in built.kept:
-        render.note(escape(f"Kept your branch {ref.removeprefix('refs/heads/')} as it is (the runner did not make it, or you "
-                           "committed on it); the runner uses its own copy of each checkpoint."))
+        render.note(escape(f"Kept your branch {ref.removeprefix('refs/heads/')} as it is (you made it, committed on it or have "
+                           "it checked out); the runner uses its own copy of each checkpoint."))
     if built.adopted:
         render.success(f"Rebuilt the git repository of {root}: your files are kept as they are, on top of the start of the "
                        f"workshop on `main` (`git status` shows your changes; they are also saved in backup {built.adopted}).")
