@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workshop.checkpoints.repo import GitFailed, Repo, open_repo
+from workshop.checkpoints.repo import GitFailed, MissingRevision, Repo, open_repo
 from workshop.course.model import Course, Step
 from workshop.errors import WorkshopError
 
@@ -49,7 +49,7 @@ def export_rev(root: Path, rev: str, destination: Path) -> Path:
     working tree), byte for byte; a missing one is one clear line naming `workshop init`."""
     try:
         return open_repo(root).export_tree(rev, destination)
-    except GitFailed:
+    except MissingRevision:
         shown = rev.removesuffix("^{tree}")
         raise WorkshopError(f"The checkpoint {shown} is missing from this workspace. {REBUILD_HINT}") from None
 

@@ -76,6 +76,10 @@ class GitFailed(WorkshopError):
     """A git command failed in a way the learner can act on."""
 
 
+class MissingRevision(GitFailed):
+    """A ref or object the runner needs is not in the repository."""
+
+
 def require_git() -> None:
     """Fail with a clear message when git is missing, before GitPython is imported."""
     if shutil.which("git") is None:
@@ -512,7 +516,7 @@ class Repo:
         """Write the files of a commit or tree into `destination` (never the learner's working tree), byte for byte."""
         tree = self.rev(rev if rev.endswith("}") else f"{rev}^{{tree}}")
         if tree is None:
-            raise GitFailed(f"{rev} is missing")
+            raise MissingRevision(f"{rev} is missing")
         import tarfile
 
         archive = self.run("archive", "--format=tar", tree, binary=True, exact_bytes=True)
