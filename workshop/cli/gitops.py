@@ -23,14 +23,8 @@ app.add_typer(dev_app, name="dev")
 
 
 def _open(ctx: typer.Context, workspace_dir: Path | None):
-    """The session, after finishing whatever a killed command left half-done (and saying what was done)."""
-    from workshop.checkpoints import operations
-    from workshop.cli import render
-
-    session = open_session(ctx, workspace_dir)
-    for line in operations.recover(session.root):
-        render.note(line)
-    return session
+    """The session, after finishing whatever a killed command left half-done (open_session says what was done)."""
+    return open_session(ctx, workspace_dir)
 
 
 def _backup_lines(outcome) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+from workshop.cli.common import JsonOpt, WorkspaceOpt, finish_interrupted, open_session, workspace_path
 
 # Let "-1" reach the step lookup (which explains the valid range) instead of failing as an unknown option.
 STEP_ARG_SETTINGS = {"ignore_unknown_options": True}
@@ -41,12 +41,22 @@ def init(
 
     built = checkpoints.create_workspace(root, loaded)
     branches = f"{len(built.checkpoints)} checkpoint branches (`git branch` lists them)"
-    if existed and not built.updated:
+    from rich.markup import escape
+
+    for ref in built.kept:
+        render.note(escape(f"Kept your branch {ref.removeprefix('refs/heads/')} as it is (you made it, committed on it or have "
+                           "it checked out); the runner uses its own copy of each checkpoint."))
+    if built.adopted:
+        render.success(f"Rebuilt the git repository of {root}: your files are kept as they are, on top of the start of the "
+                       f"workshop on `main` (`git status` shows your changes; they are also saved in backup {built.adopted}).")
+    elif existed and not built.updated:
         render.success(f"{root} is already a workshop workspace; nothing was changed (your files are untouched).")
     elif existed:
         render.success(f"{root} is already a workshop workspace; rebuilt its {branches}. Your files are untouched.")
-    else:
+    elif built.populated:
         render.success(f"Created the workshop workspace {root}: a git repository with both services on `main` and {branches}.")
+    else:
+        render.success(f"Made {root} a workshop workspace with {branches}; your files and branches are untouched.")
     render.plain(f"Next: `cd {root}` then `workshop show`.")
 
 
@@ -73,6 +83,7 @@ def status(
             _, kept = workspace.repair(root, loaded.course_version, [s.id for s in loaded.steps])
             render.note(f"Progress file rebuilt{f'; the old one is kept as {kept}' if kept else ''}.")
     session = progress.open_session(workspace_path(ctx, workspace_dir), loaded)
+    finish_interrupted(session.root, light=True)
     current = session.current()
     rows = [
         {
