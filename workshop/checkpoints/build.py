@@ -125,11 +125,13 @@ def create_workspace(root: Path, course: Course) -> InitResult:
 
     A folder that is a workspace but lost its `.git` gets a rebuilt repository with the files kept on top; a git
     repository that is not a workspace is refused (nothing in it is changed)."""
+    workspace.check_state_dir(root)
     was_workspace = workspace.state_path(root).is_file()
     if not was_workspace and (root / ".git").exists():
         require_git()
-        branches = sorted(Repo(root).ref_ids("refs/heads/"))
-        if branches:
+        repo = Repo(root)
+        branches = sorted(repo.ref_ids("refs/heads/"))
+        if branches and START_REF not in repo.ref_ids("refs/workshop/"):  # the runner's own refs: a workspace
             names = ", ".join(b[len("refs/heads/"):] for b in branches[:3]) + (" ..." if len(branches) > 3 else "")
             raise WorkshopError(NOT_OURS.format(root=root, branches=f"branches: {names}"))
     workspace.create(root, course.course_version, course.steps[0].id)
