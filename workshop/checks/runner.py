@@ -44,10 +44,6 @@ class Report:
     def passed(self) -> bool:
         return bool(self.runs) and all(r.result.passed for r in self.runs)
 
-    @property
-    def writes(self) -> bool:
-        return any(r.check.writes for r in self.runs)
-
     def to_json(self) -> dict[str, Any]:
         step = None if self.step is None else self.step.number
         return {"step": step, "passed": self.passed, "checks": [r.to_json() for r in self.runs]}

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workshop.course import paths
 from workshop.errors import NotAWorkspace, StateError
 
-STATE_DIR = ".workshop"
-STATE_FILE = "state.json"
+STATE_DIR = paths.STATE_DIR
 STATE_FORMAT = 1
 # Never part of backups or resets: progress, logs, osls caches, build output.
 IGNORED = (".workshop/", ".serverless/", "__pycache__/", "node_modules/", ".pytest_cache/", "*.pyc")
@@ -33,12 +33,12 @@ def locate(explicit: Path | None = None, start: Path | None = None) -> Path | No
     if explicit is not None:
         try:
             root = Path(explicit).expanduser().resolve()
-            return root if (root / STATE_DIR).is_dir() else None
+            return root if paths.state_dir(root).is_dir() else None
         except (OSError, ValueError):  # a NUL byte, a name too long: not a workspace, whatever it is
             return None
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / STATE_DIR / STATE_FILE).is_file():
+        if paths.state_file(folder).is_file():
             return folder
     return None
 
@@ -126,7 +126,7 @@ class State:
 
 def state_path(root: Path) -> Path:
     """Where a workspace keeps its progress."""
-    return root / STATE_DIR / STATE_FILE
+    return paths.state_file(root)
 
 
 REPAIR_HINT = "Run `workshop status --repair` to rebuild it (your files are untouched)."
@@ -175,7 +175,7 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
 def create(root: Path, course_version: str, first_step: str) -> State:
     """Make `root` a workspace with fresh progress (an existing progress file is kept)."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / STATE_DIR / "logs").mkdir(parents=True, exist_ok=True)
+    paths.logs_dir(root).mkdir(parents=True, exist_ok=True)
     path = state_path(root)
     if path.exists():
         return load_state(root)
@@ -209,6 +209,6 @@ def repair(root: Path, course_version: str, step_ids: list[str]) -> tuple[State,
                     continue
     if isinstance(salvaged.get("target"), dict):
         state.target = salvaged["target"]
-    root.joinpath(STATE_DIR).mkdir(parents=True, exist_ok=True)
+    paths.state_dir(root).mkdir(parents=True, exist_ok=True)
     save_state(root, state)
     return state, kept

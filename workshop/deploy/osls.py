@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.course import paths
 from workshop.deploy import targets, tools
 from workshop.deploy.targets import Target
 from workshop.errors import WorkshopError
@@ -35,14 +36,14 @@ class DeployError(WorkshopError):
 
 def log_path(root: Path, service: str, action: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    return root / ".workshop" / "logs" / f"{action}-{service}-{stamp}.log"
+    return paths.logs_dir(root) / f"{action}-{service}-{stamp}.log"
 
 
 def run_osls(root: Path, target: Target, service: str, action: str, service_dir: Path, *,
              endpoint: str | None, on_line: OnLine | None = None, extra: tuple[str, ...] = ()) -> RunResult:
     """Run `osls ACTION` in `service_dir` with the target's environment; raise DeployError with a hint on failure."""
     argv = [*tools.osls_command(), action, "--stage", target.stage, "--region", target.region, "--verbose", *extra]
-    home = root / ".workshop" / "home"
+    home = paths.osls_home(root)
     home.mkdir(parents=True, exist_ok=True)
     share_osls_cache(home, into_workspace=True)
     env = targets.deploy_env(target, endpoint=endpoint, home=home)

@@ -361,11 +361,6 @@ def estimate(inputs: Inputs | None = None, prices: Prices | None = None) -> Esti
     return Estimate(i, p, billed_ms, gb_seconds, http, sns)
 
 
-def dlq_requests_cost(requests: int, *, free_tier: bool = False, prices: Prices | None = None) -> Decimal:
-    """Exact price of SQS standard requests (the dead-letter queue of step 13)."""
-    return (prices or load_prices()).rate("sqs.standard").cost(requests, free_tier=free_tier)
-
-
 # --------------------------------------------------------------------------------------------------------- worked answer
 def _usd(d: Decimal) -> str:
     return f"${d.quantize(CENT, rounding=ROUND_HALF_UP):,}"

@@ -45,10 +45,6 @@ class Summary:
     def passed(self) -> bool:
         return bool(self.results) and all(r.passed for r in self.results)
 
-    @property
-    def deploy_seconds(self) -> float:
-        return sum(r.deploy_seconds for r in self.results)
-
     def ride(self, check_id: str) -> dict[str, Any] | None:
         """The measured ride of a behaviour check (path, http_ms, record_ms), if it ran and passed."""
         for result in self.results:
