@@ -90,6 +90,7 @@ def run_step(session, step, **kwargs: Any) -> Report:
 
 def record(session, report: Report) -> None:
     """Store a step's result: `verified` when every check passed; a failing re-run takes `verified` back."""
+    from workshop.course import progress as course_progress
     from workshop.course import workspace
 
     progress = session.state.step(report.step.id)
@@ -100,10 +101,47 @@ def record(session, report: Report) -> None:
                    for r in report.runs},
     }
     if report.passed:
-        progress.state, progress.verified_at = "verified", at
+        course_progress.mark_verified(session, report.step, at)
     elif progress.state == "verified":
-        progress.state = "not yet"
+        progress.state, progress.verified_on = "not yet", None
     session.save()
+
+
+@dataclass
+class Advance:
+    """What `workshop next` did: the step now current, whether the module is finished, and any re-verification run."""
+
+    step: Any
+    finished: bool
+    reverified: Report | None = None
+
+
+def advance(session, *, force: bool = False) -> Advance:
+    """Move on from the current step. Unless forced: it must be verified on the files as they are now (changed files
+    are verified again), and finishing re-verifies every check that must still hold (the state is a cache)."""
+    from workshop.course import progress as course_progress
+    from workshop.errors import WorkshopError
+
+    current = session.current()
+    reverified = None
+    if not force:
+        if course_progress.step_state(session, current) != "verified":
+            raise WorkshopError(f"Step {current.number} has not passed its checks yet: run `workshop verify` "
+                                "(or `workshop next --force` to skip it; it then shows as skipped).")
+        if course_progress.changed_since_verified(session, current):
+            reverified = run_step(session, current)
+            if not reverified.passed:
+                raise WorkshopError(f"Your files or deploys of step {current.number} changed since it was verified, and its "
+                                    "checks no longer pass: run `workshop verify` to see the fixes "
+                                    "(or `workshop next --force` to skip it).")
+        if session.course.index(current) + 1 >= len(session.course.steps):
+            report = verify_all(session)
+            if not report.passed:
+                failing = ", ".join(r.check.id for r in report.runs if not r.result.passed)
+                raise WorkshopError(f"Before finishing, every check that must still hold was run again, and these do not "
+                                    f"pass: {failing}. Run `workshop verify --all` to see the fixes.")
+    step, finished = course_progress.move_next(session, force=force)
+    return Advance(step, finished, reverified)
 
 
 def writing_checks(course, step) -> list[str]:

@@ -28,3 +28,61 @@ def open_session(ctx: typer.Context, given: Path | None):
     from workshop.course import progress
 
     return progress.open_session(workspace_path(ctx, given), course.load())
+
+
+def target_for(session, name, stage, region, profile):
+    """Resolve the target from the workspace and the options, and remember the choice in the workspace."""
+    from workshop.deploy import rollout
+
+    return rollout.choose_target(session, name=name, stage=stage, region=region, profile=profile)
+
+
+def confirm_account(session, target, rollout_ctx, yes: bool) -> None:
+    """On a real account, show account, region and stage once per workspace and ask before the first deploy."""
+    from workshop.cli import render
+    from workshop.deploy import targets
+    from workshop.errors import WorkshopError
+
+    if target.name != "aws":
+        return
+    identity = targets.client(rollout_ctx.session, "sts").get_caller_identity()
+    key = f"{identity['Account']}/{target.region}/{target.stage}"
+    if session.state.target.get("confirmed") == key:
+        return
+    render.err_console().print(
+        f"Deploying to AWS account [bold]{identity['Account']}[/] ({identity['Arn']}), region [bold]{target.region}[/], "
+        f"stage [bold]{target.stage}[/]. This creates real resources; `workshop teardown` removes them."
+    )
+    if not yes and not typer.confirm("Continue?", default=False, err=True):
+        raise WorkshopError("Nothing was deployed. Run the command again with `--yes` once you are sure.")
+    session.state.target["confirmed"] = key
+    session.save()
+
+
+class Spinner:
+    """A status line on stderr showing the current action and CloudFormation event of a deploy context."""
+
+    def __init__(self, rctx) -> None:
+        from workshop.cli import render
+        from workshop.deploy import osls as deploy
+
+        self.base = ""
+        self._status = render.err_console().status("starting")
+        self._event = deploy.current_event
+        rctx.announce, rctx.on_line = self.announce, self.on_line
+
+    def announce(self, message: str) -> None:
+        self.base = message
+        self._status.update(message)
+
+    def on_line(self, line: str) -> None:
+        event = self._event(line)
+        if event:
+            self._status.update(f"{self.base}  [dim]{event}[/]")
+
+    def __enter__(self):
+        self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._status.__exit__(*exc)

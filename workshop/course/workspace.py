@@ -18,7 +18,7 @@ from workshop.errors import NotAWorkspace, StateError
 STATE_DIR = paths.STATE_DIR
 STATE_FORMAT = 1
 # Never part of backups or resets: progress, logs, osls caches, build output.
-IGNORED = (".workshop/", ".serverless/", "__pycache__/", "node_modules/", ".pytest_cache/", "*.pyc")
+IGNORED = (f"{paths.STATE_DIR}/", ".serverless/", "__pycache__/", "node_modules/", ".pytest_cache/", "*.pyc")
 
 STEP_STATES = ("verified", "skipped", "not yet")
 
@@ -62,6 +62,7 @@ class StepProgress:
     state: str = "not yet"  # one of STEP_STATES
     hints_revealed: int = 0
     verified_at: str | None = None
+    verified_on: str | None = None  # the fingerprint of the files (and deploys) the mark was earned on
     last_verify: dict[str, Any] | None = None  # {"passed": bool, "at": iso, "checks": {id: result}}
 
     def to_json(self) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class StepProgress:
             state=state,
             hints_revealed=int(data.get("hints_revealed", 0)),
             verified_at=data.get("verified_at"),
+            verified_on=data.get("verified_on"),
             last_verify=data.get("last_verify"),
         )
 
@@ -89,6 +91,7 @@ class State:
     created: str = field(default_factory=now)
     steps: dict[str, StepProgress] = field(default_factory=dict)
     target: dict[str, Any] = field(default_factory=dict)  # name, stage, region, profile (the targets module owns it)
+    deploys: dict[str, dict[str, Any]] = field(default_factory=dict)  # service -> {"files", "target", "at"} of its last deploy
     extra: dict[str, Any] = field(default_factory=dict)  # keys written by newer runners, kept as they are
 
     def step(self, step_id: str) -> StepProgress:
@@ -104,13 +107,14 @@ class State:
             "created": self.created,
             "steps": {k: v.to_json() for k, v in self.steps.items()},
             "target": self.target,
+            **({"deploys": self.deploys} if self.deploys else {}),
         }
 
     @classmethod
     def from_json(cls, data: Any) -> State:
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise ValueError("not a workshop progress file (format 1)")
-        known = {"format", "course_version", "current", "created", "steps", "target"}
+        known = {"format", "course_version", "current", "created", "steps", "target", "deploys"}
         steps = data.get("steps", {})
         if not isinstance(steps, dict):
             raise ValueError("'steps' is not an object")
@@ -120,8 +124,16 @@ class State:
             created=str(data.get("created", now())),
             steps={str(k): StepProgress.from_json(v) for k, v in steps.items()},
             target=dict(data.get("target") or {}),
+            deploys=_deploys(data.get("deploys")),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+def _deploys(value: Any) -> dict[str, dict[str, Any]]:
+    """The deploy records kept in the progress file; anything else there is dropped (they are a cache)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): dict(v) for k, v in value.items() if isinstance(v, dict)}
 
 
 def state_path(root: Path) -> Path:
@@ -209,6 +221,7 @@ def repair(root: Path, course_version: str, step_ids: list[str]) -> tuple[State,
                     continue
     if isinstance(salvaged.get("target"), dict):
         state.target = salvaged["target"]
+    state.deploys = _deploys(salvaged.get("deploys"))
     paths.state_dir(root).mkdir(parents=True, exist_ok=True)
     save_state(root, state)
     return state, kept

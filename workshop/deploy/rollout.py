@@ -142,3 +142,22 @@ def teardown(ctx: Context) -> list[str]:
     needs = learner_needs(ctx)
     order = replay.plan(needs, set().union(*(n.reads for n in needs))) or list(services())
     return [service for service in reversed(order) if remove(ctx, service)]
+
+
+def record_learner_deploy(session, service: str, target: Target) -> list[str]:
+    """Remember what the learner's files deployed (`all`: every service); returns the current step's deploys still to do."""
+    from workshop.course import progress
+
+    progress.record_deploys(session, list(services()) if service == "all" else [service], target.to_json())
+    return progress.deploys_missing(session, session.current(), target.to_json())
+
+
+def choose_target(session, *, name: str | None = None, stage: str | None = None, region: str | None = None,
+                  profile: str | None = None) -> Target:
+    """The target from the workspace and the options; the choice is remembered in the workspace."""
+    target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
+    stored = {**session.state.target, **target.to_json()}
+    if stored != session.state.target:
+        session.state.target = stored
+        session.save()
+    return target

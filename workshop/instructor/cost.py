@@ -410,3 +410,16 @@ def worked_answer(inputs: Inputs | None = None) -> str:
         "Change the inputs with `workshop cost --requests N --duration-ms D --memory-mb M --arch arm64`.",
     ]
     return "\n".join(lines)
+
+
+# The questions whose answer the calculator works out (the page's own `## Answer` is replaced by it), by question id.
+COMPUTED_ANSWERS = {"cost": worked_answer}
+
+
+def question_text(question) -> str:
+    """A question's page as shown: its answer worked out by the calculator when the calculator answers that question."""
+    text = question.text()
+    compute = COMPUTED_ANSWERS.get(question.id)
+    if compute is None:
+        return text
+    return text.split("## Answer")[0] + "## Answer\n\n" + compute()
