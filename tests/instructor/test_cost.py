@@ -9,7 +9,7 @@ import sys
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -305,7 +305,6 @@ flags = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.integers(1, 10**12), st.integers(0, 10**11), flags)
 def test_totals_grow_with_requests_and_the_saving_is_never_negative(requests, more, flag):
     low = cost.estimate(cost.Inputs(requests=requests, **flag))
