@@ -124,3 +124,30 @@ def test_a_deploy_names_the_deploy_the_step_still_needs(ws, cli, no_deploys):
     result = cli("deploy", WR)  # the ride-record files changed since their deploy
     assert f"Next: `workshop deploy {RR}`, then `workshop verify`." in result.output
     assert no_deploys == [RR, WR, WR]
+
+
+def test_a_reset_killed_half_way_takes_back_the_marks_when_the_next_command_finishes_it(sample_course, tmp_path, cli):
+    import os
+
+    from workshop.checkpoints import journal, operations
+
+    root = tmp_path / "sample"
+    assert cli("init", str(root)).exit_code == 0
+    loaded = model.load()
+    session = progress.open_session(root, loaded)
+    for step in loaded.steps:
+        progress.mark_verified(session, step, workspace.now())
+    session.save()
+    (root / "mine.txt").write_text("a file of mine: the reset has something to replace")
+    pid = os.fork()
+    if pid == 0:  # the reset dies right after switching the files, before its progress is written
+        os.environ[journal.KILL_ENV] = "reset:switched"
+        try:
+            operations.reset_to_step(root, loaded, loaded.steps[1])
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert journal.pending(root) is not None
+    assert cli("-w", str(root), "backups").exit_code == 0  # the next command finishes the reset
+    states = {k: v.state for k, v in workspace.load_state(root).steps.items()}
+    assert states == {loaded.steps[0].id: "verified", loaded.steps[1].id: "not yet", loaded.steps[2].id: "not yet"}
