@@ -78,7 +78,7 @@ def test_back_goto_then_edits_verify_again_and_a_correct_edit_moves_on(ws, cli):
     yml.write_text(yml.read_text() + "\n# a note of mine\n")  # still correct
     result = cli("next")
     assert result.exit_code == 0, result.output
-    assert "run again" in result.output
+    assert "changed since it was verified: running its checks again" in result.output and "checks pass on your files as they are now" in result.output
     assert json.loads(cli("status", "--json").stdout)["current"] != step.id
 
 

@@ -116,9 +116,10 @@ class Advance:
     reverified: Report | None = None
 
 
-def advance(session, *, force: bool = False) -> Advance:
+def advance(session, *, force: bool = False, before_checks: Callable[[Any, list[str]], None] | None = None) -> Advance:
     """Move on from the current step. Unless forced: it must be verified on the files as they are now (changed files
-    are verified again), and finishing re-verifies every check that must still hold (the state is a cache)."""
+    are verified again), and finishing re-verifies every check that must still hold (the state is a cache).
+    `before_checks(step, writes)` is told before any checks run again (step None: the end-of-module checks)."""
     from workshop.course import progress as course_progress
     from workshop.errors import WorkshopError
 
@@ -129,12 +130,16 @@ def advance(session, *, force: bool = False) -> Advance:
             raise WorkshopError(f"Step {current.number} has not passed its checks yet: run `workshop verify` "
                                 "(or `workshop next --force` to skip it; it then shows as skipped).")
         if course_progress.changed_since_verified(session, current):
+            if before_checks is not None:
+                before_checks(current, writing_checks(session.course, current))
             reverified = run_step(session, current)
             if not reverified.passed:
                 raise WorkshopError(f"Your files or deploys of step {current.number} changed since it was verified, and its "
                                     "checks no longer pass: run `workshop verify` to see the fixes "
                                     "(or `workshop next --force` to skip it).")
         if session.course.index(current) + 1 >= len(session.course.steps):
+            if before_checks is not None:
+                before_checks(None, writing_checks(session.course, None))
             report = verify_all(session)
             if not report.passed:
                 failing = ", ".join(r.check.id for r in report.runs if not r.result.passed)

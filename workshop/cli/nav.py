@@ -128,11 +128,17 @@ def next_(
     from workshop.checks import runner
     from workshop.cli import render
 
+    def before_checks(step, writes: list[str]) -> None:
+        if step is not None:
+            render.note(f"Your files or deploys of step {step.number} changed since it was verified: running its checks again.")
+        if writes:
+            render.note("These checks write to the account: " + "; ".join(writes) + ". Nothing else is changed.")
+
     session = open_session(ctx, workspace_dir)
-    done = runner.advance(session, force=force)
+    done = runner.advance(session, force=force, before_checks=before_checks)
     step, finished = done.step, done.finished
     if done.reverified is not None:
-        render.note("Your files changed since this step was verified: its checks were run again, and they pass.")
+        render.note(f"Step {done.reverified.step.number}'s checks pass on your files as they are now.")
     if finished:
         render.markdown(session.course.final, title="Module complete")
         return
