@@ -158,3 +158,34 @@ def test_a_parameter_declared_but_not_deployed_says_deploy(states):
     del account.stacks[WR]["RidesSnsTopicArnParameter"]
     result = run(states(5), account, "live-topic-arn-parameter")
     assert result.fix == "The SSM parameter is declared in wild-rydes/serverless.yml but not deployed yet: run `workshop deploy wild-rydes`."
+
+
+def test_the_step_a_fix_names_is_numbered_by_the_course_as_it_is_now(states, tmp_path):
+    """A course with one more step at the front: every number moves, and the fixes follow."""
+    import re
+    import shutil
+
+    from workshop.checks import runner
+    from workshop.checks.model import Context
+    from workshop.course import model
+    from workshop.deploy.targets import Target
+
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "steps", course / "steps")
+    toml = course / "steps" / "course.toml"
+    text = re.sub(r"^number = (\d+)$", lambda m: f"number = {int(m.group(1)) + 1}", toml.read_text(), flags=re.MULTILINE)
+    first = text.index("[[steps]]")
+    toml.write_text(text[:first] + '[[steps]]\nid = "warm-up"\nnumber = 0\ntitle = "Warm up"\nservices = ["wild-rydes"]\n'
+                    'kinds = ["behaviour"]\ndeploys = []\nchecks = ["ride-recorded"]\nhints = ["a", "b"]\n\n' + text[first:])
+    for page in sorted((course / "steps").glob("[0-9][0-9]-*.md"), reverse=True):
+        page.rename(page.with_name(f"{int(page.name[:2]) + 1:02d}{page.name[2:]}"))
+    (course / "steps" / "00-warm-up.md").write_text("# Warm up\n")
+    number = model.load(course).by_id("add-sns-function").number
+    assert number == model.load(REPO).by_id("add-sns-function").number + 1
+
+    class FakeContext(Context):
+        def client(self, name, region=None):
+            return account_after_step_6()
+
+    result = runner.run_checks(FakeContext(states(7), Target(), course_root=course), ["live-sns-function"])[0].result
+    assert f"Declare PutRideRecordSns (step {number})" in result.fix, result.fix

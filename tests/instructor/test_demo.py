@@ -35,7 +35,7 @@ def test_a_temporary_demo_workspace_is_removed_and_its_emulator_stopped(sample_c
 
     with demo.opened(model.load(), None, None) as where:
         assert where.temporary and (where.root / ".workshop" / "state.json").is_file()
-        assert where.target.name == "local" and where.rollout.endpoint == "http://127.0.0.1:9"
+        assert where.target.name == "local" and where.deploys.endpoint == "http://127.0.0.1:9"
     assert not where.root.parent.exists()
     assert no_emulator == [where.root / ".workshop" / "emulator"]
 

@@ -125,9 +125,9 @@ def demo(
     try:
         with core.opened(loaded, root, target) as where:
             chosen = where.target
-            confirm_account(where.session, chosen, where.rollout, yes)
+            confirm_account(where.session, chosen, where.deploys, yes)
             render.note(f"Demo workspace: {where.root} (target {chosen.name}, stage {chosen.stage}).")
-            summary = core.run(where.session, where.rollout, RichPresenter(pause=not yes), first, last)
+            summary = core.run(where.session, where.deploys, RichPresenter(pause=not yes), first, last)
         _summary(summary, chosen.name)
         if chosen.name == "aws":
             render.out_console().print("Resources are still deployed: run `workshop teardown --workspace "

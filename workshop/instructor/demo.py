@@ -128,7 +128,7 @@ class DemoWorkspace:
     temporary: bool
     session: Any = None
     target: targets.Target | None = None
-    rollout: rollout.Context | None = None
+    deploys: rollout.Context | None = None  # the deploy context (runs, announce)
 
 
 @contextlib.contextmanager
@@ -146,7 +146,7 @@ def opened(course: Course, root: Path | None, target: str | None) -> Iterator[De
         where.session = progress.open_session(where.root, course)
         where.target = rollout.choose_target(where.session, name=target)
         emulator_was_running = where.target.name == "local" and not temporary and _emulator_running(where.root)
-        where.rollout = rollout.Context.open(where.root, where.target)
+        where.deploys = rollout.Context.open(where.root, where.target)
         yield where
     finally:
         if not emulator_was_running:
