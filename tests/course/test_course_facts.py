@@ -120,3 +120,11 @@ def test_a_bonus_step_after_the_last_one_needs_no_code_change(bonus_course, tmp_
     with card.out.capture() as shown:
         card.card(bonus_course.steps[3], "why", last)
     assert f"Step 3 of {last.number}" in shown.get()
+
+
+def test_the_verify_policy_names_the_stacks_of_the_course(sample_course):
+    from workshop.checks import runner
+
+    writes = [s for s in runner.iam_policy()["Statement"] if s["Sid"] != "WorkshopVerifyReads"]
+    assert writes and all(s["Resource"] == [f"arn:aws:{s['Action'][0].split(':')[0]}:*:*:svc-a-*",
+                                            f"arn:aws:{s['Action'][0].split(':')[0]}:*:*:svc-b-*"] for s in writes), writes

@@ -185,16 +185,28 @@ def iam_policy() -> dict[str, Any]:
             action = _IAM_ACTION.get(call, call)
             (writes if check.writes and not _is_read(call) else reads).add(action)
     statements = [{"Sid": "WorkshopVerifyReads", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"}]
+    names = _stack_name_patterns()
     for prefix in sorted({w.split(":")[0] for w in writes}):
         # Only the workshop's own topic and queue (their names start with the stack's): the behaviour checks' test rides.
+        resources = [f"arn:aws:{prefix}:*:*:{name}" for name in names]
         statements.append({"Sid": f"WorkshopVerifyTestRides{prefix.capitalize()}", "Effect": "Allow",
                            "Action": sorted(w for w in writes if w.startswith(prefix + ":")),
-                           "Resource": f"arn:aws:{prefix}:*:*:wild-rydes-*"})
+                           "Resource": resources[0] if len(resources) == 1 else resources})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def _stack_name_patterns() -> list[str]:
+    """`<service>-*` for each service of the course, leaving out those another already covers."""
+    import fnmatch
+
+    from workshop.course import model
+
+    patterns = sorted(f"{service}-*" for service in model.load().services)
+    return [p for p in patterns if not any(o != p and fnmatch.fnmatchcase(p, o) for o in patterns)]
+
+
 def iam_policy_text() -> str:
-    """docs/verify-iam-policy.json as it must read (regenerate: `python -c "from workshop import verify; print(verify.iam_policy_text(), end='')" > docs/verify-iam-policy.json`)."""
+    """docs/verify-iam-policy.json as it must read (regenerate: `python -c "from workshop.checks import runner; print(runner.iam_policy_text(), end='')" > docs/verify-iam-policy.json`)."""
     import json
 
     return json.dumps(iam_policy(), indent=2) + "\n"
