@@ -2,8 +2,8 @@
 
 For random edits (modified, added, deleted, untracked, binary, executable-bit changes, nested folders, unicode names),
 run one operation, then restore the backup it made: the files must be byte-identical to before (content and exec bit).
-Each case works on a fresh copy of one template workspace, so the whole file stays fast. $WORKSHOP_PROPERTY_CASES
-overrides the number of cases (default 500).
+Each case works on a fresh copy of one template workspace, so the whole file stays fast. The number of cases comes
+from the Hypothesis profile (tests/conftest.py; `--hypothesis-profile=thorough` for a long run).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from workshop.checkpoints import operations
 from workshop.course import model as course
 
-CASES = int(os.environ.get("WORKSHOP_PROPERTY_CASES", "500"))
 IGNORED_NAMES = {".git", ".workshop", ".serverless", "__pycache__", "node_modules", ".pytest_cache", ".", ".."}
 RUN = {"cases": 0, "ops": {}}
 
@@ -103,7 +102,7 @@ def test_reset_solve_restore_never_lose_a_byte(template, tmp_path):
     root, loaded, old_backup = template
     counter = itertools.count()
 
-    @settings(max_examples=CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(edits=st.lists(edit, min_size=1, max_size=8), op=operation)
     def case(edits, op):
         ws = copy_workspace(root, tmp_path / f"case-{next(counter)}")
@@ -128,4 +127,4 @@ def test_reset_solve_restore_never_lose_a_byte(template, tmp_path):
 
     case()
     print(f"\nproperty cases run: {RUN['cases']} ({RUN['ops']})")
-    assert RUN["cases"] >= min(CASES, 500) or CASES < 500
+    assert RUN["cases"] >= settings.default.max_examples

@@ -51,6 +51,7 @@ def test_reset_to_a_step_whose_files_are_already_there_takes_back_the_marks_too(
     result = cli("reset", "--step", str(first.number))
     assert result.exit_code == 0 and "nothing was changed" in result.output, result.output
     assert set(_states(cli)) == {"not yet"}
+    assert json.loads(cli("status", "--json").stdout)["current"] == first.id  # the marker moved from the last step
 
 
 def _at_verified_step_2(ws, cli):
