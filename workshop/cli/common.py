@@ -14,6 +14,8 @@ WorkspaceOpt = Annotated[
     typer.Option("--workspace", "-w", help="The workspace folder (default: found from the current folder).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (see docs/json.md).")]
+# Said before checks that write (test rides, a poison ride) run: by verify, and by next when it verifies again.
+WRITES_NOTE = "These checks write to the account: {what}. Nothing else is changed."
 
 
 def workspace_path(ctx: typer.Context, given: str | None) -> Path | None:

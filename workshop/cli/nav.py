@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+from workshop.cli.common import WRITES_NOTE, JsonOpt, WorkspaceOpt, open_session, workspace_path
 
 # Let "-1" reach the step lookup (which explains the valid range) instead of failing as an unknown option.
 STEP_ARG_SETTINGS = {"ignore_unknown_options": True}
@@ -132,7 +132,7 @@ def next_(
         if step is not None:
             render.note(f"Your files or deploys of step {step.number} changed since it was verified: running its checks again.")
         if writes:
-            render.note("These checks write to the account: " + "; ".join(writes) + ". Nothing else is changed.")
+            render.note(WRITES_NOTE.format(what="; ".join(writes)))
 
     session = open_session(ctx, workspace_dir)
     done = runner.advance(session, force=force, before_checks=before_checks)

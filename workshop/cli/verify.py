@@ -6,9 +6,7 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
-
-WRITES_NOTE = "These checks write to the account: {what}. Nothing else is changed."
+from workshop.cli.common import WRITES_NOTE, JsonOpt, WorkspaceOpt, open_session
 
 
 @app.command("verify")
