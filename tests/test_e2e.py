@@ -92,8 +92,10 @@ def test_demo_on_a_real_account(tmp_path):
 
 
 def _demo_processes() -> set[str]:
+    """Emulators of demos run by this checkout's Python (other checkouts on the machine may run demos of their own)."""
     ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
-    return {line.strip() for line in ps.splitlines() if "workshop-demo-" in line and "emulator" in line}
+    ours = str(Path(sys.executable).parent)
+    return {line.strip() for line in ps.splitlines() if "workshop-demo-" in line and "emulator" in line and ours in line}
 
 
 @pytest.mark.slow
