@@ -14,9 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workshop.course import workspace
-
-JOURNAL_FILE = "journal.json"
+from workshop.course import paths, workspace
 KILL_ENV = "WORKSHOP_TEST_KILL_AT"
 
 
@@ -42,7 +40,7 @@ class Entry:
 
 
 def path(root: Path) -> Path:
-    return root / workspace.STATE_DIR / JOURNAL_FILE
+    return paths.journal_file(root)
 
 
 def pending(root: Path) -> Entry | None:

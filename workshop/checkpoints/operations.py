@@ -17,7 +17,7 @@ from workshop.checkpoints import backups, journal, merge
 from workshop.checkpoints.backups import Backup
 from workshop.checkpoints.refs import REBUILD_HINT, start_ref, trees_around
 from workshop.checkpoints.repo import GitFailed, Repo, open_repo
-from workshop.course import workspace
+from workshop.course import progress, workspace
 from workshop.course.model import Course, Step
 from workshop.errors import WorkshopError
 
@@ -174,10 +174,16 @@ def _switch(repo: Repo, index: Path, current: str, target: str, backup: str | No
 def _finish(root: Path, entry: journal.Entry) -> None:
     """The last part of an operation, done again by `recover`: progress marker, then clear the journal."""
     if entry.op == "reset" and entry.data.get("step_id"):
-        state = workspace.load_state(root)
-        state.current = entry.data["step_id"]
-        workspace.save_state(root, state)
+        _restart_at(root, entry.data["step_id"], entry.data.get("forget") or [])
     journal.clear(root)
+
+
+def _restart_at(root: Path, step_id: str, forget: list[str]) -> None:
+    """The progress side of a reset: the step is current, and it and every later step must be verified again."""
+    state = workspace.load_state(root)
+    state.current = step_id
+    progress.forget_from(state, forget)
+    workspace.save_state(root, state)
 
 
 def recover(root: Path) -> list[str]:
@@ -240,12 +246,11 @@ def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
 
     outcome = replace_files(
         root, "reset", f"reset-to-step-{step.number:02d}", lambda repo, index, current, start_tree: (start_tree, []),
-        target_ref=start_ref(course, step), step_id=step.id, what=f"workshop reset --step {step.number}",
+        target_ref=start_ref(course, step), step_id=step.id, forget=progress.ids_from(course, step),
+        what=f"workshop reset --step {step.number}",
     )
-    if outcome.backup is None:  # nothing to change: still move the marker
-        state = workspace.load_state(root)
-        state.current = step.id
-        workspace.save_state(root, state)
+    if outcome.backup is None:  # nothing to change: still move the marker and take back the marks
+        _restart_at(root, step.id, progress.ids_from(course, step))
     outcome.step = step
     return outcome
 

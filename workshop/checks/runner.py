@@ -44,10 +44,6 @@ class Report:
     def passed(self) -> bool:
         return bool(self.runs) and all(r.result.passed for r in self.runs)
 
-    @property
-    def writes(self) -> bool:
-        return any(r.check.writes for r in self.runs)
-
     def to_json(self) -> dict[str, Any]:
         step = None if self.step is None else self.step.number
         return {"step": step, "passed": self.passed, "checks": [r.to_json() for r in self.runs]}
@@ -94,6 +90,7 @@ def run_step(session, step, **kwargs: Any) -> Report:
 
 def record(session, report: Report) -> None:
     """Store a step's result: `verified` when every check passed; a failing re-run takes `verified` back."""
+    from workshop.course import progress as course_progress
     from workshop.course import workspace
 
     progress = session.state.step(report.step.id)
@@ -104,10 +101,52 @@ def record(session, report: Report) -> None:
                    for r in report.runs},
     }
     if report.passed:
-        progress.state, progress.verified_at = "verified", at
+        course_progress.mark_verified(session, report.step, at)
     elif progress.state == "verified":
-        progress.state = "not yet"
+        progress.state, progress.verified_on = "not yet", None
     session.save()
+
+
+@dataclass
+class Advance:
+    """What `workshop next` did: the step now current, whether the module is finished, and any re-verification run."""
+
+    step: Any
+    finished: bool
+    reverified: Report | None = None
+
+
+def advance(session, *, force: bool = False, before_checks: Callable[[Any, list[str]], None] | None = None) -> Advance:
+    """Move on from the current step. Unless forced: it must be verified on the files as they are now (changed files
+    are verified again), and finishing re-verifies every check that must still hold (the state is a cache).
+    `before_checks(step, writes)` is told before any checks run again (step None: the end-of-module checks)."""
+    from workshop.course import progress as course_progress
+    from workshop.errors import WorkshopError
+
+    current = session.current()
+    reverified = None
+    if not force:
+        if course_progress.step_state(session, current) != "verified":
+            raise WorkshopError(f"Step {current.number} has not passed its checks yet: run `workshop verify` "
+                                "(or `workshop next --force` to skip it; it then shows as skipped).")
+        if course_progress.changed_since_verified(session, current):
+            if before_checks is not None:
+                before_checks(current, writing_checks(session.course, current))
+            reverified = run_step(session, current)
+            if not reverified.passed:
+                raise WorkshopError(f"Your files or deploys of step {current.number} changed since it was verified, and its "
+                                    "checks no longer pass: run `workshop verify` to see the fixes "
+                                    "(or `workshop next --force` to skip it).")
+        if session.course.index(current) + 1 >= len(session.course.steps):
+            if before_checks is not None:
+                before_checks(None, writing_checks(session.course, None))
+            report = verify_all(session)
+            if not report.passed:
+                failing = ", ".join(r.check.id for r in report.runs if not r.result.passed)
+                raise WorkshopError(f"Before finishing, every check that must still hold was run again, and these do not "
+                                    f"pass: {failing}. Run `workshop verify --all` to see the fixes.")
+    step, finished = course_progress.move_next(session, force=force)
+    return Advance(step, finished, reverified)
 
 
 def writing_checks(course, step) -> list[str]:
@@ -179,8 +218,18 @@ def iam_policy() -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def _stack_name_patterns() -> list[str]:
+    """`<service>-*` for each service of the course, leaving out those another already covers."""
+    import fnmatch
+
+    from workshop.course import model
+
+    patterns = sorted(f"{service}-*" for service in model.load().services)
+    return [p for p in patterns if not any(o != p and fnmatch.fnmatchcase(p, o) for o in patterns)]
+
+
 def iam_policy_text() -> str:
-    """docs/verify-iam-policy.json as it must read (regenerate: `python -c "from workshop import verify; print(verify.iam_policy_text(), end='')" > docs/verify-iam-policy.json`)."""
+    """docs/verify-iam-policy.json as it must read (regenerate: `python -c "from workshop.checks import runner; print(runner.iam_policy_text(), end='')" > docs/verify-iam-policy.json`)."""
     import json
 
     return json.dumps(iam_policy(), indent=2) + "\n"

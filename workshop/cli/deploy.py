@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+from workshop.cli.common import JsonOpt, Spinner, WorkspaceOpt, confirm_account, open_session, target_for, workspace_path
 
 TargetOpt = Annotated[str | None, typer.Option("--target", help="`local` (the embedded emulator, default) or `aws`.", show_default=False)]
 StageOpt = Annotated[str | None, typer.Option("--stage", help="Deploy stage (default: dev locally, dev-<user> on aws).", show_default=False)]
@@ -17,82 +17,10 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile f
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deploying to a real account.")]
 
 
-def _target(session, name, stage, region, profile):
-    """Resolve the target from the workspace and the options, and remember the choice."""
-    from workshop.deploy import targets
-
-    target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
-    if target.name != "aws":  # a real account is remembered once confirmed: a failed first attempt switches nothing
-        _remember(session, target)
-    return target
-
-
-def _remember(session, target, **extra) -> None:
-    stored = {**session.state.target, **target.to_json(), **extra}
-    if stored != session.state.target:
-        session.state.target = stored
-        session.save()
-
-
-def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
-    """On a real account, show account, region and stage once per workspace and ask before the first deploy."""
-    from workshop.cli import render
-    from workshop.deploy import targets
-    from workshop.errors import WorkshopError
-
-    if target.name != "aws":
-        return
-    identity = targets.caller_identity(rollout_ctx.session, target)
-    key = f"{identity['Account']}/{target.region}/{target.stage}"
-    if session.state.target.get("confirmed") == key:
-        _remember(session, target)
-        return
-    render.err_console().print(
-        f"Deploying to AWS account [bold]{render.esc(identity['Account'])}[/] ({render.esc(identity['Arn'])}), region [bold]{target.region}[/], "
-        f"stage [bold]{target.stage}[/]. This creates real resources; `workshop teardown` removes them."
-    )
-    if not yes and not typer.confirm("Continue?", default=False, err=True):
-        raise WorkshopError("Nothing was deployed. Run the command again with `--yes` once you are sure.")
-    _remember(session, target, confirmed=key)
-
-
-class _Spinner:
-    """A Rich status line on stderr showing the current action and CloudFormation event of a deploy context."""
-
-    def __init__(self, rctx) -> None:
-        from workshop.cli import render
-        from workshop.deploy import osls as deploy
-
-        self.base = ""
-        self._status = render.err_console().status("starting")
-        self._event = deploy.current_event
-        rctx.announce, rctx.on_line = self.announce, self.on_line
-
-    def announce(self, message: str) -> None:
-        from workshop.cli.render import esc
-
-        self.base = esc(message)  # names from the learner's files: text, not markup
-        self._status.update(self.base)
-
-    def on_line(self, line: str) -> None:
-        from workshop.cli.render import esc
-
-        event = self._event(line)
-        if event:
-            self._status.update(f"{self.base}  [dim]{esc(event)}[/]")
-
-    def __enter__(self):
-        self._status.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._status.__exit__(*exc)
-
-
 @app.command("deploy")
 def deploy_command(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="`wild-rydes`, `wild-rydes-ride-record` or `all`.", show_default=False)],
+    service: Annotated[str, typer.Argument(help="A service folder of your workspace (as `workshop status` lists them), or `all`.", show_default=False)],
     recreate: Annotated[bool, typer.Option("--recreate", help="Remove the service's stack first, then deploy (repairs drift).")] = False,
     target: TargetOpt = None, stage: StageOpt = None, region: RegionOpt = None, profile: ProfileOpt = None, yes: YesOpt = False,
     workspace_dir: WorkspaceOpt = None,
@@ -104,11 +32,11 @@ def deploy_command(
     session = open_session(ctx, workspace_dir)
     if service != "all":
         rollout.check_service(service)
-    chosen = _target(session, target, stage, region, profile)
+    chosen = target_for(session, target, stage, region, profile)
     with osls.deploy_lock(session.root):  # one deploy per workspace: a second one says who runs and exits 1
         rctx = rollout.Context.open(session.root, chosen)
-        _confirm_account(session, chosen, rctx, yes)
-        with _Spinner(rctx):
+        confirm_account(session, chosen, rctx, yes)
+        with Spinner(rctx):
             if service == "all":
                 if recreate:
                     rollout.teardown(rctx)
@@ -121,7 +49,9 @@ def deploy_command(
     if replayed:
         render.note(f"{replayed} earlier deploys were replayed from the checkpoints so the target had what your files need.")
     render.success(f"Deployed {service} to {chosen.name} (stage {chosen.stage}, {chosen.region}).")
-    render.out_console().print("Next: `workshop verify`.", highlight=False)
+    missing = rollout.record_learner_deploy(session, service, chosen)
+    then = f"`workshop deploy {missing[0]}`, then `workshop verify`" if missing else "`workshop verify`"
+    render.out_console().print(f"Next: {then}.", highlight=False)
 
 
 def deploy_to_step(session, step) -> None:
@@ -132,8 +62,8 @@ def deploy_to_step(session, step) -> None:
     chosen = targets.resolve(session.state.target)
     with osls.deploy_lock(session.root):
         rctx = rollout.Context.open(session.root, chosen)
-        _confirm_account(session, chosen, rctx, yes=False)
-        with _Spinner(rctx):
+        confirm_account(session, chosen, rctx, yes=False)
+        with Spinner(rctx):
             count = rollout.bring_to_step(rctx, session.course, step)
     render.note(f"The {chosen.name} target is at the start of step {step.number} ({count} deploys replayed from the checkpoints).")
 
@@ -150,14 +80,14 @@ def teardown(
     from workshop.deploy import inventory, osls, rollout
 
     session = open_session(ctx, workspace_dir)
-    chosen = _target(session, target, stage, region, profile)
+    chosen = target_for(session, target, stage, region, profile)
     with osls.deploy_lock(session.root) if not check else contextlib.nullcontext():
         rctx = rollout.Context.open(session.root, chosen)
-        with _Spinner(rctx) as spinner:
+        with Spinner(rctx) as spinner:
             removed = [] if check else rollout.teardown(rctx)
             spinner.announce("listing what is left")
             left = inventory.leftovers(rctx.session, chosen)
-    _remember(session, chosen)  # the account answered: this is the target the learner works with
+    rollout.remember_target(session, chosen)  # the account answered: this is the target the learner works with
     for service in removed:
         render.note(f"removed {service}")
     if left:
@@ -209,7 +139,7 @@ def doctor(
 @app.command("test")
 def test_command(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="`wild-rydes` or `wild-rydes-ride-record`.", show_default=False)],
+    service: Annotated[str, typer.Argument(help="A service folder of your workspace (as `workshop status` lists them).", show_default=False)],
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Run a service's own unit tests (offline: in-process moto, no account)."""

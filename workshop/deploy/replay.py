@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.deploy.targets import SERVICES
+from workshop.deploy.targets import services
 from workshop.errors import WorkshopError
 
 STAGE_VARS = re.compile(r"\$\{(?:sls:stage|self:provider\.stage|opt:stage(?:\s*,\s*['\"]?[\w-]+['\"]?)?)\}")
@@ -52,13 +52,13 @@ def needs(service: str, service_dir: Path, stage: str) -> Needs:
 def producer(path: str) -> str | None:
     """The service whose parameters live under a path (`/wild-rydes/dev/SnsTopicArn` -> `wild-rydes`)."""
     first = path.strip("/").split("/", 1)[0]
-    return first if first in SERVICES else None
+    return first if first in services() else None
 
 
 def producers_missing(service_dir: Path, stage: str, exclude: str) -> list[str]:
     """The services a failed deploy needed first (from the paths its serverless.yml reads)."""
     found = {producer(p) for p in needs(exclude, service_dir, stage).reads}
-    return [s for s in SERVICES if s in found and s != exclude]
+    return [s for s in services() if s in found and s != exclude]
 
 
 def plan(all_needs: Iterable[Needs], available: set[str]) -> list[str] | None:
