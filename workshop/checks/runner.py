@@ -175,17 +175,28 @@ _IAM_ACTION = {"apigateway:GetResources": "apigateway:GET", "apigateway:GetInteg
 _NO_PERMISSION = {"sts:GetCallerIdentity"}  # always allowed
 
 
-# Where the checks' calls may go: the workshop's own resources (every name starts with a service's, `wild-rydes-...`).
-IAM_RESOURCES = {
-    "cloudformation": ["arn:aws:cloudformation:*:*:stack/wild-rydes-*/*"],
-    "dynamodb": ["arn:aws:dynamodb:*:*:table/wild-rydes-*"],
-    "iam": ["arn:aws:iam::*:role/wild-rydes-*"],
-    "lambda": ["arn:aws:lambda:*:*:function:wild-rydes-*"],
-    "logs": ["arn:aws:logs:*:*:log-group:/aws/lambda/wild-rydes-*"],
-    "sns": ["arn:aws:sns:*:*:wild-rydes-*"],
-    "sqs": ["arn:aws:sqs:*:*:wild-rydes-*"],
-    "ssm": ["arn:aws:ssm:*:*:parameter/wild-rydes/*", "arn:aws:ssm:*:*:parameter/wild-rydes-*"],
+# Where the checks' calls may go: the workshop's own resources, whose names start with a service's (`<service>-*`;
+# SSM parameters are `/<service>/...`). One template per API prefix, filled with each service of the course.
+IAM_RESOURCE_TEMPLATES = {
+    "cloudformation": ["arn:aws:cloudformation:*:*:stack/{name}-*/*"],
+    "dynamodb": ["arn:aws:dynamodb:*:*:table/{name}-*"],
+    "iam": ["arn:aws:iam::*:role/{name}-*"],
+    "lambda": ["arn:aws:lambda:*:*:function:{name}-*"],
+    "logs": ["arn:aws:logs:*:*:log-group:/aws/lambda/{name}-*"],
+    "sns": ["arn:aws:sns:*:*:{name}-*"],
+    "sqs": ["arn:aws:sqs:*:*:{name}-*"],
+    "ssm": ["arn:aws:ssm:*:*:parameter/{name}/*", "arn:aws:ssm:*:*:parameter/{name}-*"],
 }
+
+
+def iam_resources(prefix: str) -> list[str]:
+    """The ARN patterns of API `prefix` for every service of the course (`wild-rydes-*` covers `wild-rydes-ride-record-*`)."""
+    if prefix not in IAM_RESOURCE_TEMPLATES:
+        raise KeyError(f"a check calls {prefix}: name the workshop's {prefix} ARNs in IAM_RESOURCE_TEMPLATES")
+    return [template.format(name=name.removesuffix("-*")) for template in IAM_RESOURCE_TEMPLATES[prefix]
+            for name in _stack_name_patterns()]
+
+
 # Calls that name no workshop resource: listing the stacks (the "deployed elsewhere?" hint), API Gateway's GET (its
 # resources are ids, not names), a subscription's attributes (no resource-level form), and the managed policies a function role may have attached (read only).
 IAM_ACCOUNT_WIDE = {"cloudformation:ListStacks": "*", "apigateway:GET": "*", "sns:GetSubscriptionAttributes": "*",
@@ -210,11 +221,9 @@ def iam_policy() -> dict[str, Any]:
                    "Effect": "Allow", "Action": actions, "Resource": resource} for resource, actions in wide.items()]
     for sid, actions in (("WorkshopVerifyReads", reads - writes), ("WorkshopVerifyTestRides", writes)):
         for prefix in sorted({a.split(":")[0] for a in actions if a not in IAM_ACCOUNT_WIDE}):
-            if prefix not in IAM_RESOURCES:
-                raise KeyError(f"a check calls {prefix}: name the workshop's {prefix} ARNs in IAM_RESOURCES")
             statements.append({"Sid": f"{sid}{prefix.capitalize()}", "Effect": "Allow",
                                "Action": sorted(a for a in actions if a.startswith(prefix + ":") and a not in IAM_ACCOUNT_WIDE),
-                               "Resource": IAM_RESOURCES[prefix]})
+                               "Resource": iam_resources(prefix)})
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -38,3 +38,8 @@ def osls_home(root: Path) -> Path:
 def emulator_dir(root: Path) -> Path:
     """Where a workspace's emulator keeps its pid, log and saved state (`.workshop/emulator/`)."""
     return state_dir(root) / "emulator"
+
+
+def deploy_lock(root: Path) -> Path:
+    """The lock one deploy per workspace holds (`.workshop/deploy.lock`); it names its holder."""
+    return state_dir(root) / "deploy.lock"

@@ -46,7 +46,6 @@ class DeployError(WorkshopError):
     iam_race = False  # failed only because IAM had not propagated a new statement yet (worth one retry)
 
 
-LOCK_FILE = "deploy.lock"
 _held: dict[Path, int] = {}  # workspaces whose deploy lock this process holds, and how deeply (the lock is re-entrant)
 
 
@@ -65,7 +64,7 @@ def deploy_lock(root: Path, command: str | None = None) -> Iterator[None]:
         finally:
             _held[key] -= 1
         return
-    path = key / ".workshop" / LOCK_FILE
+    path = paths.deploy_lock(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
