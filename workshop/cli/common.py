@@ -38,9 +38,9 @@ def open_session(ctx: typer.Context, given: Path | None):
 def finish_interrupted(root: Path, *, light: bool = False) -> None:
     """Finish (or undo) an operation a killed command left half-done, and say so. Costs one stat when there is none.
     `light` (status): a recovery that cannot run now is reported, not raised."""
-    from workshop.checkpoints import journal
+    from workshop.course import paths
 
-    if not journal.path(root).exists():
+    if not paths.journal_file(root).exists():  # status stays light: nothing of git is imported when there is none
         return
     from rich.markup import escape
 
