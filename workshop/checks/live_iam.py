@@ -70,6 +70,11 @@ def publish_permission(ctx) -> Result:
 
 
 def queue_arn(ctx) -> tuple[str, dict]:
+    """The dead letter queue's ARN and PutRideRecordSns's configuration (looked up once per run: two checks ask)."""
+    return ctx.memo("queue_arn", lambda: _queue_arn(ctx))
+
+
+def _queue_arn(ctx) -> tuple[str, dict]:
     fn = _need_function(ctx, RR, "PutRideRecordSns", f"Declare PutRideRecordSns (step 8), then run {deploy_cmd(RR)}.")
     queues = aws.of_type(ctx, RR, "AWS::SQS::Queue")
     if not queues:
