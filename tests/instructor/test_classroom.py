@@ -48,9 +48,11 @@ def test_stages_are_read_from_stack_names_the_longest_service_first():
         {"StackName": "someone-elses-stack", "StackStatus": "CREATE_COMPLETE"},
         {"StackName": "wild-rydes-" + "x" * 41, "StackStatus": "CREATE_COMPLETE"},  # not a stage the runner allows
     ]
-    found = classroom.stages_of(summaries, _course().services)
-    assert list(found) == ["bob", "dev"]
-    assert set(found["dev"].stacks) == {RR, WR} and set(found["bob"].stacks) == {RR}
+    assert list(_course().services) == [RR, WR]
+    for services in ([RR, WR], [WR, RR]):  # whatever order the course lists them in
+        found = classroom.stages_of(summaries, services)
+        assert list(found) == ["bob", "dev"]
+        assert set(found["dev"].stacks) == {RR, WR} and set(found["bob"].stacks) == {RR}
 
 
 def test_the_services_come_from_the_course_not_from_the_code():
@@ -210,6 +212,20 @@ class Guard:
         if not reads or call.startswith("logs:") or call not in self.allowed:
             self.bad.append(call)
             raise AssertionError(f"class status made the call {call}")
+
+
+def test_the_guard_refuses_writes_logs_and_undeclared_calls():
+    from types import SimpleNamespace
+
+    def model(service, name):
+        return SimpleNamespace(name=name, service_model=SimpleNamespace(signing_name=service))
+
+    guard = Guard(classroom.live_calls(_course()))
+    guard(model("lambda", "GetFunctionConfiguration"))
+    for service, name in (("sns", "Publish"), ("logs", "FilterLogEvents"), ("dynamodb", "GetItem"), ("lambda", "ListFunctions")):
+        with pytest.raises(AssertionError):
+            guard(model(service, name))
+    assert guard.bad == ["sns:Publish", "logs:FilterLogEvents", "dynamodb:GetItem", "lambda:ListFunctions"]
 
 
 @pytest.fixture(scope="module")
