@@ -12,8 +12,11 @@ exits non-zero if class status places a stage anywhere but at its step.
 status never runs; the figures therefore also show the baseline over the stages at steps 3, 6 and 10 only, whose verify
 runs are live checks alone (plus step-free static checks none of these steps has).
 
-Measured 2026-11-30 (2 cores shared with seven other helpers' builds and tests): see the report printed below; the
-figures of the last run are kept at the end of this docstring by hand.
+Measured 2026-11-30 (2 cores shared with seven other helpers' builds and tests, load ~13; 30 stages, 3 rounds; set-up
+1001 s for 135 deploys): class status median 3.94 s (387 API calls, 2 shared); 30 x verify --step N median 127.05 s:
+32.2x faster; against verify runs without behaviour checks (2.26 s each at steps 3, 6, 10): 17.2x faster. API calls per
+stage: mean 12.8, at most 21 (a stage that finished: step 0: 5, 3: 7, 6: 10, 10: 17, 12: 17, 13: 21); every stage
+placed at its step.
 """
 
 from __future__ import annotations

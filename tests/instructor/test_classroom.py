@@ -181,6 +181,22 @@ def test_the_json_shape_is_the_documented_one():
         assert f"`{key}`" in documented or f"`stages[].{key}`" in documented or f"`stats.{key}`" in documented, key
 
 
+def test_credentials_and_permission_errors_are_one_line_not_a_traceback():
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    from workshop.deploy.targets import Target
+    from workshop.errors import WorkshopError
+
+    pool = classroom.Pool(Target("aws"), None, session=object())
+    for exc, words in ((NoCredentialsError(), "no AWS credentials"),
+                       (ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ListStacks"), "verify-iam-policy.json")):
+        def ask(exc=exc):
+            raise exc
+
+        with pytest.raises(WorkshopError, match=words):
+            classroom._plainly(pool, ask)
+
+
 def test_local_target_without_a_workspace_says_what_to_do(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = cli("class", "status")

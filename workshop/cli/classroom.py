@@ -60,8 +60,10 @@ def status_command(
         raise BadInput(f"`--watch {watch}` is too often for a shared account: use `--watch {MIN_WATCH}` or more.")
     root, loaded, chosen, endpoint = _where(ctx, workspace_dir, target, region, profile, need_workspace=False)
 
+    pool = classroom.Pool(chosen, endpoint)  # one set of clients for every round of --watch
+
     def once():
-        return classroom.status(loaded, chosen, root=root, endpoint=endpoint)
+        return classroom.status(loaded, chosen, root=root, pool=pool)
 
     if as_json:
         render.print_json(once().to_json())

@@ -36,7 +36,7 @@ from workshop.errors import BadInput, WorkshopError
 MAX_WORKERS = 4  # stages checked at once: a class shares the account's API rate limits
 IDLE_SECONDS = 15 * 60  # "has not changed for 15 minutes"
 # Adaptive retries: exponential back-off on throttling, and a client-side rate that slows down once AWS throttles.
-RETRIES = {"mode": "adaptive", "max_attempts": 8}
+RETRIES = {"mode": "adaptive", "max_attempts": 6}
 SHARED = "(shared)"  # calls made once for the whole class (ListStacks, the caller's identity)
 READY = ("CREATE_COMPLETE", "UPDATE_COMPLETE")  # a stack the checks may read as it is
 
@@ -214,6 +214,12 @@ class Pool:
         self._lock = threading.Lock()
         self._local = threading.local()
 
+    def new_round(self) -> None:
+        """Count from zero again (`--watch` keeps one pool: its clients, and their retry rate, outlive a round)."""
+        with self._lock:
+            self.calls.clear()
+            self.log.clear()
+
     def client(self, name: str):
         with self._lock:
             if name not in self._clients:
@@ -266,14 +272,22 @@ class StageContext(Context):
 
 def list_stacks(pool: Pool) -> list[dict[str, Any]]:
     """Every stack that is not deleted, once for the whole class."""
-    pages = pool.client("cloudformation").get_paginator("list_stacks").paginate(StackStatusFilter=aws.ACTIVE)
-    return [s for page in pages for s in page["StackSummaries"]]
+    def ask():
+        pages = pool.client("cloudformation").get_paginator("list_stacks").paginate(StackStatusFilter=aws.ACTIVE)
+        return [s for page in pages for s in page["StackSummaries"]]
+
+    return _plainly(pool, ask)
 
 
 def identity(pool: Pool) -> dict[str, Any]:
     """Who the credentials are (once): missing or expired credentials stop here, in one line."""
+    return _plainly(pool, lambda: pool.client("sts").get_caller_identity())
+
+
+def _plainly(pool: Pool, ask: Callable[[], Any]) -> Any:
+    """ask(), with credentials, endpoint and permission errors said in one line (as the checks say them)."""
     try:
-        return pool.client("sts").get_caller_identity()
+        return ask()
     except Exception as exc:  # noqa: BLE001 - translated below, or re-raised
         said = aws.translate(exc, _Said(pool.target))
         if said is None:
@@ -339,6 +353,7 @@ def status(course: Course, target: Target, *, root: Path, endpoint: str | None =
     """Every learner stage in the target's account and Region, placed at its step (read-only)."""
     started = time.monotonic()
     pool = pool or Pool(target, endpoint)
+    pool.new_round()
     who = identity(pool)
     deployed = stages_of(list_stacks(pool), course.services)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="class") as executor:
