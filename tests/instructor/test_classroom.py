@@ -181,6 +181,34 @@ def test_the_json_shape_is_the_documented_one():
         assert f"`{key}`" in documented or f"`stages[].{key}`" in documented or f"`stats.{key}`" in documented, key
 
 
+def test_polite_at_most_four_stages_at_a_time_and_back_off_on_throttling(monkeypatch, tmp_path):
+    import threading
+    import time
+
+    from workshop.deploy.targets import Target
+
+    pool = classroom.Pool(Target("local"), "http://127.0.0.1:9")
+    assert pool.client("cloudformation").meta.config.retries["mode"] == "adaptive"
+    assert pool.client("cloudformation") is pool.client("cloudformation")  # one client per service for the class
+    running, most, lock = [0], [0], threading.Lock()
+
+    def check_stage(_pool, _course, deployed, _who, _root):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return deployed.stage
+
+    monkeypatch.setattr(classroom, "identity", lambda _pool: {"Account": "1"})
+    monkeypatch.setattr(classroom, "list_stacks", lambda _pool: [{"StackName": f"{WR}-s{i:02d}", "StackStatus": "CREATE_COMPLETE"}
+                                                                  for i in range(12)])
+    monkeypatch.setattr(classroom, "check_stage", check_stage)
+    result = classroom.status(_course(), Target("local"), root=tmp_path, pool=pool)
+    assert result.stages == [f"s{i:02d}" for i in range(12)] and most[0] == classroom.MAX_WORKERS == 4
+
+
 def test_credentials_and_permission_errors_are_one_line_not_a_traceback():
     from botocore.exceptions import ClientError, NoCredentialsError
 
@@ -355,6 +383,7 @@ def test_teardown_asks_first_then_removes_and_lists_what_is_left(klass):
     runner = CliRunner()
     declined = runner.invoke(app, ["-w", str(root), "class", "teardown", "--stage", "s03"], env=CLI_ENV, input="n\n")
     assert declined.exit_code == 1 and "Nothing was removed" in declined.output
+    assert "To remove from the emulator, us-east-1" in declined.stdout
     assert "wild-rydes-ride-record-s03 (UPDATE_COMPLETE)" in declined.stdout  # shown before the question
     assert "s03" in {s.stage for s in classroom.deployed_stages(loaded, _local(), _endpoint(root)).values()}
 

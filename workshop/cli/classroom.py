@@ -98,14 +98,15 @@ def teardown_command(
     from workshop.instructor import classroom
 
     root, loaded, chosen, endpoint = _where(ctx, workspace_dir, target, region, profile, need_workspace=True)
-    found = classroom.deployed_stages(loaded, chosen, endpoint)
+    pool = classroom.Pool(chosen, endpoint)
+    found = classroom.deployed_stages(loaded, chosen, endpoint, pool=pool)
     names = classroom.choose(found, list(stage or []), all_)
     if not names:
         render.success(f"No learner stage is deployed on {chosen.name} in {chosen.region}: nothing to remove.")
         return
     out = render.out_console()
-    out.print(render_class.teardown_plan(found, names, chosen))
-    if not yes and not typer.confirm(f"Remove these {len(names)} stages' stacks?", default=False, err=True):
+    out.print(render_class.teardown_plan(found, names, chosen, classroom.account(pool)))
+    if not yes and not _confirm(f"Remove the stacks of {len(names)} stage{'s' if len(names) != 1 else ''}?"):
         raise WorkshopError("Nothing was removed. Run the command again (with `--yes` to skip the question) once you are sure.")
     removals = []
     with render.err_console().status("starting") as spinner:
@@ -121,3 +122,11 @@ def teardown_command(
         out.print(render_class.leftovers_table(left))
         raise typer.Exit(1)
     render.success(f"Nothing of {len(removals)} stages is left on {chosen.name} ({chosen.region}).")
+
+
+def _confirm(question: str) -> bool:
+    """Ask on stderr; no answer (stdin closed) is a no."""
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        return False

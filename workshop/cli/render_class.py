@@ -90,8 +90,9 @@ def status_view(result, *, stats: bool = False) -> Any:
     return Group(*parts)
 
 
-def teardown_plan(found: dict, stages: list[str], target) -> Table:
-    table = Table(title=f"To remove from {target.name} ({escape(target.region)})", title_justify="left")
+def teardown_plan(found: dict, stages: list[str], target, account: str) -> Table:
+    where = f"AWS account {escape(account)}" if target.name == "aws" else "the emulator"
+    table = Table(title=f"To remove from {where}, {escape(target.region)}", title_justify="left")
     table.add_column("Stage", overflow="fold")
     table.add_column("Stacks", overflow="fold")
     for stage in stages:

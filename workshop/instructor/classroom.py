@@ -364,9 +364,14 @@ def status(course: Course, target: Target, *, root: Path, endpoint: str | None =
 
 # --- teardown ---------------------------------------------------------------------------------------------------
 
-def deployed_stages(course: Course, target: Target, endpoint: str | None) -> dict[str, Deployed]:
+def deployed_stages(course: Course, target: Target, endpoint: str | None, *, pool: Pool | None = None) -> dict[str, Deployed]:
     """The learner stages with a stack in the target's Region (one ListStacks)."""
-    return stages_of(list_stacks(Pool(target, endpoint)), course.services)
+    return stages_of(list_stacks(pool or Pool(target, endpoint)), course.services)
+
+
+def account(pool: Pool) -> str:
+    """The account id the credentials belong to (said before anything is removed)."""
+    return str(identity(pool).get("Account", "unknown"))
 
 
 def choose(found: dict[str, Deployed], stages: list[str], everything: bool) -> list[str]:
