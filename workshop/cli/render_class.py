@@ -39,7 +39,9 @@ def _next(status) -> str:
         return "[green]done[/]"
     r = status.next_run.result
     where = f"step {status.next_step.number}: " if status.next_step is not None else ""
-    return f"{where}{RESULT_WORD.get(r.result, '')}{escape(status.next_run.check.title)}"
+    # A check that could not look, or a deploy still running: the title alone would not say why.
+    why = f" [dim]({escape(r.observed)})[/]" if r.result in ("error", "pending") and r.observed else ""
+    return f"{where}{RESULT_WORD.get(r.result, '')}{escape(status.next_run.check.title)}{why}"
 
 
 def summary(result) -> str:
