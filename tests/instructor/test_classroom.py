@@ -236,7 +236,7 @@ def test_credentials_and_permission_errors_are_one_line_not_a_traceback():
     from workshop.errors import WorkshopError
 
     pool = classroom.Pool(Target("aws"), None, session=object())
-    for exc, words in ((NoCredentialsError(), "no AWS credentials"),
+    for exc, words in ((NoCredentialsError(), "no AWS credentials.*`workshop class status --profile NAME`"),
                        (ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ListStacks"), "verify-iam-policy.json")):
         def ask(exc=exc):
             raise exc

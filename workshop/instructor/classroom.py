@@ -292,7 +292,8 @@ def _plainly(pool: Pool, ask: Callable[[], Any]) -> Any:
         said = aws.translate(exc, _Said(pool.target))
         if said is None:
             raise
-        raise WorkshopError(f"Cannot read the account: {said.observed}. {said.fix}") from None
+        fix = said.fix.replace("`workshop verify", "`workshop class status")  # the checks' words name their own command
+        raise WorkshopError(f"Cannot read the account: {said.observed}. {fix}") from None
 
 
 @dataclass
