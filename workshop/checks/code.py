@@ -103,16 +103,22 @@ def request_ride_publishes(ctx) -> Result:
     if "urlopen" in _calls(tree) or "RIDE_RECORD_URL" in source:
         return failed("request_ride.py still posts to RIDE_RECORD_URL", "no HTTP call to ride-record",
                       f"In {WR_PY}, delete RIDE_RECORD_URL and the urllib POST: the topic replaces them.")
-    doc = sls.config(ctx, WR)
-    fn = sls.functions(doc).get("RequestRide") or {}
-    env = sls.environment(doc, fn)
-    if not sls.refers_to(sls.resolve(env.get("RIDES_SNS_TOPIC_ARN"), doc), TOPIC, TOPIC_ARN_ATTRS):
-        return failed(f"RIDES_SNS_TOPIC_ARN is {env.get('RIDES_SNS_TOPIC_ARN')!r}", f"RIDES_SNS_TOPIC_ARN: Ref {TOPIC}",
+    sf = sls.config(ctx, WR)
+    fn = sf.function("RequestRide") or {}
+    env = sf.environment(fn)
+    if not sf.refers_to(sf.resolve(env.get("RIDES_SNS_TOPIC_ARN")), TOPIC, TOPIC_ARN_ATTRS):
+        shown = sls.raw(env["RIDES_SNS_TOPIC_ARN"]) if "RIDES_SNS_TOPIC_ARN" in env else "not set"
+        return failed(f"RIDES_SNS_TOPIC_ARN is {shown}{sls.misplaced(sf, 'RequestRide', 'RIDES_SNS_TOPIC_ARN')}",
+                      f"RIDES_SNS_TOPIC_ARN: Ref {TOPIC}",
                       f"In {WR_YML}, set RequestRide's `environment:` `RIDES_SNS_TOPIC_ARN: {{Ref: {TOPIC}}}`.")
     if "RIDE_RECORD_URL" in env:
         return failed("RequestRide's environment still sets RIDE_RECORD_URL", "no RIDE_RECORD_URL",
                       f"In {WR_YML}, delete RIDE_RECORD_URL from RequestRide's environment.")
-    has_action, covered = sls.grants(doc, "sns:Publish", lambda r: r == "*" or sls.refers_to(r, TOPIC, TOPIC_ARN_ATTRS))
+    _, anywhere = sf.grants("sns:Publish", lambda r: isinstance(r, str) and r.strip() in ("*", "arn:aws:sns:*:*:*"))
+    if anywhere:
+        return failed("sns:Publish is allowed on Resource '*' (every topic in the account)", f"sns:Publish on Ref {TOPIC} only",
+                      f"In {WR_YML}, allow `sns:Publish` on that one topic: `Resource: {{Ref: {TOPIC}}}`, not `'*'`.")
+    has_action, covered = sf.grants("sns:Publish", lambda r: sf.refers_to(r, TOPIC, TOPIC_ARN_ATTRS))
     if not covered:
         seen = "sns:Publish is allowed on another resource" if has_action else "no IAM statement allows sns:Publish"
         return failed(seen, f"sns:Publish on Ref {TOPIC}",
