@@ -135,9 +135,14 @@ def topic_arn_parameter(ctx) -> Result:
     name = f"/wild-rydes/{ctx.target.stage}/SnsTopicArn"
     value = parameter(ctx, name)
     if value is None:
-        if aws.of_type(ctx, WR, "AWS::SSM::Parameter") and any(
-                r.get("PhysicalResourceId") == name for r in aws.of_type(ctx, WR, "AWS::SSM::Parameter").values()):
+        deployed = [r.get("PhysicalResourceId") for r in aws.of_type(ctx, WR, "AWS::SSM::Parameter").values()]
+        if name in deployed:
             return aws.drift(ctx, WR, "the SSM parameter", name)
+        wrong = [p for p in deployed if p and "SnsTopicArn" in p]
+        if wrong:
+            return failed(f"no SSM parameter {name}; your stack's parameter is `{wrong[0]}`", f"{name} = {arn}",
+                          f"Your stack's parameter is `{wrong[0]}`: in {WR}/serverless.yml write its "
+                          f"`Name: /wild-rydes/${{sls:stage}}/SnsTopicArn`, then {deploy_cmd(WR)}.")
         return failed(f"the topic exists but there is no SSM parameter {name}", f"{name} = {arn}",
                       f"Add the AWS::SSM::Parameter (Name /wild-rydes/${{sls:stage}}/SnsTopicArn, Value Ref RidesSnsTopic) "
                       f"to {WR}/serverless.yml, then {deploy_cmd(WR)}.")
