@@ -146,3 +146,17 @@ def test_verify_does_not_import_cfn_lint_to_read_yaml():
             "print(any(m.startswith(('cfnlint', 'sympy', 'networkx')) for m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# --- item 2: a handler that swallows errors ----------------------------------------------------------------------
+SNS_CALL = "        put_ride_record(json.loads(record[\"Sns\"][\"Message\"]))"
+
+
+def test_a_handler_sns_that_swallows_errors_fails(workspace):
+    ws = workspace(7)
+    path = "wild-rydes-ride-record/handlers/put_ride_record.py"
+    text = (ws / path).read_text()
+    assert SNS_CALL in text
+    edit(ws, path, SNS_CALL, "        try:\n    " + SNS_CALL + "\n        except Exception as error:\n            print(error)")
+    result = run_check(ws, "handler-sns-behaviour")
+    assert result.result == "fail" and "returned normally" in result.observed, result
