@@ -160,3 +160,46 @@ def test_a_handler_sns_that_swallows_errors_fails(workspace):
     edit(ws, path, SNS_CALL, "        try:\n    " + SNS_CALL + "\n        except Exception as error:\n            print(error)")
     result = run_check(ws, "handler-sns-behaviour")
     assert result.result == "fail" and "returned normally" in result.observed, result
+
+
+# --- item 4: the service's own tests are part of every code step ------------------------------------------------
+def test_step_1_with_the_tests_left_alone_fails(workspace, states):
+    ws = workspace(1)
+    original = states(-1) / "wild-rydes-ride-record" / "tests" / "test_put_ride_record.py"
+    (ws / "wild-rydes-ride-record" / "tests" / "test_put_ride_record.py").write_text(original.read_text())
+    result = run_check(ws, "ride-record-tests-pass")
+    assert result.result == "fail" and "test_put_ride_record" not in result.fix and "workshop test" in result.fix, result
+
+
+def test_the_own_tests_run_at_every_code_step_and_at_the_end():
+    from workshop.checks import runner
+    from workshop.course import model as course
+
+    loaded = course.load()
+    for step in loaded.steps:
+        if "code" in step.kinds:
+            own = {"wild-rydes-tests-pass" if s == "wild-rydes" else "ride-record-tests-pass" for s in step.services}
+            assert own <= set(step.checks), step.id
+    assert {"ride-record-tests-pass", "wild-rydes-tests-pass"} <= set(runner.end_checks(loaded))
+
+
+def test_step_11_with_erroring_tests_fails(workspace):
+    ws = workspace(11)
+    edit(ws, "wild-rydes/tests/conftest.py", "import", "import no_such_module_for_the_workshop\nimport")
+    assert run_check(ws, "wild-rydes-tests-pass").result == "fail"
+
+
+# --- item 9: every checkpoint's handlers exist --------------------------------------------------------------------
+def test_step_1_points_serverless_yml_at_handler_http(states):
+    from workshop.checks.code import missing_handlers
+
+    for number in range(-1, 14):
+        for service in ("wild-rydes-ride-record", "wild-rydes"):
+            assert missing_handlers(states(number) / service, service) == [], (number, service)
+
+
+def test_a_handler_left_pointing_at_the_removed_function_fails_step_1(workspace):
+    ws = workspace(1)
+    edit(ws, RR_YML, "handler: handlers/put_ride_record.handler_http", "handler: handlers/put_ride_record.handler")
+    result = run_check(ws, "put-ride-record-functions")
+    assert result.result == "fail" and "`handler`" in result.observed and "handler_http" in result.fix, result

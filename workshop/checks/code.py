@@ -70,7 +70,37 @@ def put_ride_record_functions(ctx) -> Result:
     if "put_ride_record" not in _calls(http):
         return failed("handler_http does not call put_ride_record", "handler_http calls put_ride_record(ride)",
                       f"In {RR_PY}, make handler_http parse the body and call `put_ride_record(ride)` instead of writing itself.")
-    return passed("put_ride_record(ride); handler_http(event, context) calls it", "both functions")
+    missing = missing_handlers(ctx.service_dir(RR), RR)
+    if missing:
+        return failed(missing[0], "every handler in serverless.yml names a function of the code",
+                      f"In {RR}/serverless.yml, set `handler: handlers/put_ride_record.handler_http`: the old `handler` is gone.")
+    return passed("put_ride_record(ride); handler_http(event, context) calls it; serverless.yml names handler_http", "both functions")
+
+
+def missing_handlers(service_dir: Path, service: str) -> list[str]:
+    """Each function of the service's serverless.yml whose `handler` names no top-level function of its file."""
+    from workshop.deploy.service_file import ServiceFile, ServiceFileError
+
+    try:
+        sf = ServiceFile.load(service_dir, service)
+    except ServiceFileError as exc:
+        return [exc.message]
+    problems = []
+    for name, fn in sf.functions.items():
+        handler = sf.handler_path(fn)
+        module, _, function = handler.rpartition(".")
+        path = service_dir / f"{module}.py"
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError):
+            problems.append(f"{service}/serverless.yml: {name}'s handler {handler} names {module}.py, which cannot be read")
+            continue
+        defined = set(_functions(tree)) | {t.id for node in tree.body if isinstance(node, ast.Assign)
+                                          for t in node.targets if isinstance(t, ast.Name)}
+        if function not in defined:
+            problems.append(f"{service}/serverless.yml: {name}'s handler {handler} names `{function}`, "
+                            f"which {module}.py does not define")
+    return problems
 
 
 def handler_sns_function(ctx) -> Result:
@@ -181,3 +211,48 @@ def request_ride_publish_behaviour(ctx) -> Result:
     return _run_step_tests(ctx, WR, "test_request_ride_publish.py",
                            f"Edit {WR_PY} so handler publishes the ride once to RIDES_SNS_TOPIC_ARN and makes no HTTP call; "
                            f"then `workshop test {WR}`.")
+
+
+def _service_tests(ctx, service: str) -> Result:
+    """The service's own tests (its tests/ folder), offline, as `workshop test` runs them: part of every code step."""
+    from workshop.deploy.unit_tests import offline_env
+
+    folder = ctx.service_dir(service)
+    fix = f"Run `workshop test {service}` and make its tests pass: the page asks you to update them with the code."
+    if not (folder / "tests").is_dir():
+        return failed(f"{service}/tests is missing", f"{service}' own tests pass", "Restore it with `workshop reset`.")
+    with tempfile.TemporaryDirectory(prefix="workshop-own-tests-") as tmp:
+        report = Path(tmp) / "report.xml"
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", f"--junitxml={report}"]
+        try:
+            done = subprocess.run(cmd, cwd=folder, env=offline_env({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
+                                  capture_output=True, text=True, timeout=TEST_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return failed(f"{service}' tests did not finish in {TEST_TIMEOUT:.0f} s", f"{service}' own tests pass",
+                          fix + " Look for a test waiting on the network.")
+        counted = _counts(report)
+        if done.returncode == 0:
+            return passed(f"{counted[0]} tests of {service}/tests passed", f"{service}' own tests pass")
+        messages = _failures(report)
+        if not messages:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
+            return failed(f"{service}' tests could not run: {tail[0] if tail else 'no output'}", f"{service}' own tests pass", fix)
+        return failed(f"{len(messages)} of {counted[0]} tests of {service}/tests fail: " + "; ".join(messages[:2]),
+                      f"{service}' own tests pass", fix)
+
+
+def _counts(report: Path) -> tuple[int, int]:
+    try:
+        root = ET.parse(report).getroot()
+    except (OSError, ET.ParseError):
+        return 0, 0
+    suite = root if root.tag == "testsuite" else next(root.iter("testsuite"), root)
+    return int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+
+
+def ride_record_tests(ctx) -> Result:
+    return _service_tests(ctx, RR)
+
+
+def wild_rydes_tests(ctx) -> Result:
+    return _service_tests(ctx, WR)
