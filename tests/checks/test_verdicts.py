@@ -203,3 +203,38 @@ def test_a_handler_left_pointing_at_the_removed_function_fails_step_1(workspace)
     edit(ws, RR_YML, "handler: handlers/put_ride_record.handler_http", "handler: handlers/put_ride_record.handler")
     result = run_check(ws, "put-ride-record-functions")
     assert result.result == "fail" and "`handler`" in result.observed and "handler_http" in result.fix, result
+
+
+# --- item 10: each page's check list is rendered from course.toml -------------------------------------------------
+def test_every_page_lists_exactly_the_checks_that_run():
+    from workshop.checks import pages, registry
+    from workshop.course import model as course
+
+    for step in course.load().steps:
+        text = step.text()
+        section = text[text.index("## Check your work"):text.index("## References")]
+        assert text.count(pages.PLACEHOLDER) == 1 and pages.PLACEHOLDER in section, step.slug
+        shown = pages.page(step)
+        assert pages.PLACEHOLDER not in shown
+        for check_id in step.checks:
+            assert f"- {registry.get(check_id).title}" in shown, (step.slug, check_id)
+
+
+def test_step_10_checks_that_http_still_records_rides():
+    from workshop.checks import registry
+    from workshop.course import model as course
+
+    step = course.load().step(10)
+    assert any(registry.get(c).family == "behaviour" for c in step.checks)
+
+
+def test_show_prints_the_rendered_list(tmp_path, cli, monkeypatch):
+    from workshop.checks import registry
+
+    root = tmp_path / "ws"
+    assert cli("init", str(root)).exit_code == 0
+    monkeypatch.chdir(root)
+    out = cli("show", "13").stdout
+    assert "<!-- checks -->" not in out
+    for check_id in ("dlq-declared", "live-dlq-send-permission"):
+        assert registry.get(check_id).title.split(" (")[0][:40] in " ".join(out.split()), check_id
