@@ -52,6 +52,12 @@ def _calls(node: ast.AST) -> set[str]:
     return names
 
 
+def _uses(node: ast.AST, name: str) -> bool:
+    """`name` is called or passed on inside `node` (`f(x)`, `map(f, xs)`, `for x in xs: f(x)` alike)."""
+    return name in _calls(node) or any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                                       for n in ast.walk(node))
+
+
 def _need(tree: ast.Module, shown: str, name: str, count: int, signature: str) -> ast.FunctionDef:
     fn = _functions(tree).get(name)
     if fn is None:
@@ -67,7 +73,7 @@ def put_ride_record_functions(ctx) -> Result:
     tree = _module(ctx, RR, "handlers/put_ride_record.py")
     _need(tree, RR_PY, "put_ride_record", 1, "(ride)")
     http = _need(tree, RR_PY, "handler_http", 2, "(event, context)")
-    if "put_ride_record" not in _calls(http):
+    if not _uses(http, "put_ride_record"):
         return failed("handler_http does not call put_ride_record", "handler_http calls put_ride_record(ride)",
                       f"In {RR_PY}, make handler_http parse the body and call `put_ride_record(ride)` instead of writing itself.")
     missing = missing_handlers(ctx.service_dir(RR), RR)
@@ -106,7 +112,7 @@ def missing_handlers(service_dir: Path, service: str) -> list[str]:
 def handler_sns_function(ctx) -> Result:
     tree = _module(ctx, RR, "handlers/put_ride_record.py")
     fn = _need(tree, RR_PY, "handler_sns", 2, "(event, context)")
-    if "put_ride_record" not in _calls(fn):
+    if not _uses(fn, "put_ride_record"):
         return failed("handler_sns does not call put_ride_record", "handler_sns calls put_ride_record for each record",
                       f"In {RR_PY}, call `put_ride_record(json.loads(record['Sns']['Message']))` for each record.")
     return passed("handler_sns(event, context) calls put_ride_record", "handler_sns")
