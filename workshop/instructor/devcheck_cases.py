@@ -144,7 +144,7 @@ def judge(case: Case, results: dict[str, Any]) -> Outcome:
     if not failing:
         shown = ", ".join(f"{cid}: {r.result}" for cid, r in candidates.items())
         return Outcome(case, False, f"the mistake was not caught ({shown})", results)
-    for cid, r in failing.items():
+    for r in failing.values():
         if case.fix_says and case.fix_says.lower() not in r.fix.lower():
             continue
         if case.observed_says and case.observed_says.lower() not in r.observed.lower():
