@@ -238,3 +238,16 @@ def test_show_prints_the_rendered_list(tmp_path, cli, monkeypatch):
     assert "<!-- checks -->" not in out
     for check_id in ("dlq-declared", "live-dlq-send-permission"):
         assert registry.get(check_id).title.split(" (")[0][:40] in " ".join(out.split()), check_id
+
+
+# --- issue 11 item 4: the architecture picture reads the files through the one reader ----------------------------
+def test_the_architecture_follows_the_checkpoints(states):
+    from workshop.instructor.architecture import Features, features
+
+    assert features(states(-1)) == Features()
+    assert features(states(2)).http_function == "PutRideRecordHttp"
+    assert features(states(5)).topic and features(states(5)).topic_parameter and not features(states(5)).sns_function
+    after_9 = features(states(9))
+    assert after_9.sns_function and after_9.subscribed and after_9.http_call and not after_9.publishes
+    assert features(states(11)).publishes and not features(states(11)).http_call
+    assert features(states(13)).dlq and not features(states(11)).dlq
