@@ -28,8 +28,9 @@ def _load(ctx, service: str) -> ServiceFile:
                                  "Restore it with `workshop reset` (your files are backed up first).")) from None
         where = f" at line {exc.line}" if exc.line else ""
         observed = exc.message + (f"\n{exc.frame}" if exc.frame else "")
-        raise Problem(failed(observed, "valid YAML",
-                             f"Fix {exc.shown}{where}: indent with spaces (two per level), a ':' after every key.")) from None
+        how = ("replace the tab with spaces" if exc.problem.startswith("tab characters")
+               else "indent with spaces (two per level), a ':' after every key")
+        raise Problem(failed(observed, "valid YAML", f"Fix {exc.shown}{where}: {how}.")) from None
 
 
 def unresolved(text: str) -> bool:
