@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 import tempfile
@@ -162,43 +161,90 @@ def request_ride_publishes(ctx) -> Result:
     return passed("module-level SNS client publishes; env and sns:Publish set", "publish to the topic")
 
 
-def _run_step_tests(ctx, service: str, test_file: str, fix: str) -> Result:
-    """Run one of steps/tests against the learner's service folder; a failure's message is what the learner sees."""
-    from workshop.course import model as course
+# The workshop's behaviour tests (steps/tests) that target each service. One pytest process per service runs them FIRST,
+# then the service's own tests (so the learner's tests cannot disturb the verdicts), and every check reads its part.
+STEP_TESTS = {RR: ("test_handler_http.py", "test_handler_sns.py"), WR: ("test_request_ride_publish.py",)}
 
-    tests = (ctx.course_root or course.course_root()) / "steps" / "tests" / test_file
+
+class TestRun:
+    """One pytest run over a service: per file, the tests that ran and the failure messages; or why nothing ran."""
+
+    def __init__(self, ran: dict[str, int], failures: dict[str, list[str]], problem: str = "", tail: str = ""):
+        self.ran, self.failures, self.problem, self.tail = ran, failures, problem, tail
+
+    def of(self, match) -> tuple[int, list[str]]:
+        """(tests that ran, failure messages) over the files for which match(path) is true."""
+        ran = sum(n for f, n in self.ran.items() if match(f))
+        failures = [m for f, ms in self.failures.items() if match(f) for m in ms]
+        return ran, list(dict.fromkeys(failures))
+
+
+def _is(path: str, test_file: str) -> bool:
+    return path.endswith(test_file) or path.endswith(test_file.removesuffix(".py"))
+
+
+def _test_run(ctx, service: str) -> TestRun:
+    return ctx.memo(("pytest", service), lambda: _run_tests(ctx, service))
+
+
+def _run_tests(ctx, service: str) -> TestRun:
+    from workshop.course import model as course
+    from workshop.deploy.unit_tests import offline_env
+
+    folder = ctx.service_dir(service)
+    steps_tests = (ctx.course_root or course.course_root()) / "steps" / "tests"
+    paths = [str(steps_tests / name) for name in STEP_TESTS.get(service, ()) if (steps_tests / name).is_file()]
+    if (folder / "tests").is_dir():
+        paths.append(str(folder / "tests"))
     with tempfile.TemporaryDirectory(prefix="workshop-check-") as tmp:
         report = Path(tmp) / "report.xml"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
-        env.update(WORKSHOP_SERVICE_DIR=str(ctx.service_dir(service)), PYTHONDONTWRITEBYTECODE="1", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-o", "addopts=",
-               f"--junitxml={report}", f"--rootdir={tests.parent}", str(tests)]
+        env = {k: v for k, v in offline_env({"WORKSHOP_SERVICE_DIR": str(folder)}).items() if not k.startswith("PYTEST_")}
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-o", "junit_family=xunit1",
+               "--continue-on-collection-errors", f"--junitxml={report}", f"--rootdir={tmp}", *paths]
         try:
             done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=TEST_TIMEOUT)
         except subprocess.TimeoutExpired:
-            return failed(f"the tests did not finish in {TEST_TIMEOUT:.0f} s", "the step's tests pass",
-                          fix + " Look for a loop or a network call that waits.")
-        if done.returncode == 0:
-            return passed(f"{test_file}: all passed", "the step's tests pass")
-        messages = _failures(report)
-        if not messages:
-            return errored(f"the tests could not run: {(done.stdout + done.stderr).strip().splitlines()[-1:]}",
-                           "Run `workshop test " + service + "` to see the error.")
-        return failed("; ".join(messages[:2]), "the step's tests pass", fix)
+            return TestRun({}, {}, f"the tests did not finish in {TEST_TIMEOUT:.0f} s")
+        tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
+        ran, failures = _by_file(report)
+        if not ran and done.returncode not in (0, 5):
+            return TestRun({}, {}, f"the tests could not run: {tail[0] if tail else 'no output'}")
+        return TestRun(ran, failures, tail="\n".join(tail))
 
 
-def _failures(report: Path) -> list[str]:
+def _by_file(report: Path) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """From a junit (xunit1) report: tests run per file and failure messages per file."""
     try:
         root = ET.parse(report).getroot()
     except (OSError, ET.ParseError):
-        return []
-    found = []
+        return {}, {}
+    ran: dict[str, int] = {}
+    failures: dict[str, list[str]] = {}
     for case in root.iter("testcase"):
+        where = case.get("file") or case.get("classname", "").replace(".", "/")
+        ran[where] = ran.get(where, 0) + 1
         for tag in ("failure", "error"):
             for node in case.findall(tag):
                 text = (node.get("message") or "").removeprefix("Failed: ").strip().splitlines()
-                found.append(text[0] if text else case.get("name", "a test"))
-    return list(dict.fromkeys(found))
+                failures.setdefault(where, []).append(text[0] if text else case.get("name", "a test"))
+    return ran, failures
+
+
+def _run_step_tests(ctx, service: str, test_file: str, fix: str) -> Result:
+    """The workshop's behaviour test `test_file` against the learner's service folder; a failure's message is what the
+    learner sees."""
+    run = _test_run(ctx, service)
+    if run.problem:
+        if run.problem.startswith("the tests did not finish"):
+            return failed(run.problem, "the step's tests pass", fix + " Look for a loop or a network call that waits.")
+        return errored(run.problem, "Run `workshop test " + service + "` to see the error.")
+    ran, messages = run.of(lambda f: _is(f, test_file))
+    if messages:
+        return failed("; ".join(messages[:2]), "the step's tests pass", fix)
+    if not ran:
+        return errored(f"{test_file} did not run: {run.tail}", "Run `workshop test " + service + "` to see the error.")
+    return passed(f"{test_file}: all passed", "the step's tests pass")
 
 
 def handler_http_behaviour(ctx) -> Result:
@@ -221,39 +267,20 @@ def request_ride_publish_behaviour(ctx) -> Result:
 
 def _service_tests(ctx, service: str) -> Result:
     """The service's own tests (its tests/ folder), offline, as `workshop test` runs them: part of every code step."""
-    from workshop.deploy.unit_tests import offline_env
-
-    folder = ctx.service_dir(service)
+    expected = f"{service}' own tests pass"
     fix = f"Run `workshop test {service}` and make its tests pass: the page asks you to update them with the code."
-    if not (folder / "tests").is_dir():
-        return failed(f"{service}/tests is missing", f"{service}' own tests pass", "Restore it with `workshop reset`.")
-    with tempfile.TemporaryDirectory(prefix="workshop-own-tests-") as tmp:
-        report = Path(tmp) / "report.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", f"--junitxml={report}"]
-        try:
-            done = subprocess.run(cmd, cwd=folder, env=offline_env({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
-                                  capture_output=True, text=True, timeout=TEST_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return failed(f"{service}' tests did not finish in {TEST_TIMEOUT:.0f} s", f"{service}' own tests pass",
-                          fix + " Look for a test waiting on the network.")
-        counted = _counts(report)
-        if done.returncode == 0:
-            return passed(f"{counted[0]} tests of {service}/tests passed", f"{service}' own tests pass")
-        messages = _failures(report)
-        if not messages:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
-            return failed(f"{service}' tests could not run: {tail[0] if tail else 'no output'}", f"{service}' own tests pass", fix)
-        return failed(f"{len(messages)} of {counted[0]} tests of {service}/tests fail: " + "; ".join(messages[:2]),
-                      f"{service}' own tests pass", fix)
-
-
-def _counts(report: Path) -> tuple[int, int]:
-    try:
-        root = ET.parse(report).getroot()
-    except (OSError, ET.ParseError):
-        return 0, 0
-    suite = root if root.tag == "testsuite" else next(root.iter("testsuite"), root)
-    return int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    if not (ctx.service_dir(service) / "tests").is_dir():
+        return failed(f"{service}/tests is missing", expected, "Restore it with `workshop reset`.")
+    run = _test_run(ctx, service)
+    if run.problem:
+        return failed(f"{service}' {run.problem.removeprefix('the ')}", expected, fix)
+    ours = STEP_TESTS.get(service, ())
+    ran, messages = run.of(lambda f: not any(_is(f, name) for name in ours))
+    if messages:
+        return failed(f"{len(messages)} of {ran} tests of {service}/tests fail: " + "; ".join(messages[:2]), expected, fix)
+    if not ran:
+        return failed(f"no test of {service}/tests ran: {run.tail}", expected, fix)
+    return passed(f"{ran} tests of {service}/tests passed", expected)
 
 
 def ride_record_tests(ctx) -> Result:
