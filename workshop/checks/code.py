@@ -164,6 +164,8 @@ def request_ride_publishes(ctx) -> Result:
 # The workshop's behaviour tests (steps/tests) that target each service. One pytest process per service runs them FIRST,
 # then the service's own tests (so the learner's tests cannot disturb the verdicts), and every check reads its part.
 STEP_TESTS = {RR: ("test_handler_http.py", "test_handler_sns.py"), WR: ("test_request_ride_publish.py",)}
+STEP_TEST_CHECK = {"test_handler_http.py": "handler-http-behaviour", "test_handler_sns.py": "handler-sns-behaviour",
+                   "test_request_ride_publish.py": "request-ride-publish-behaviour"}
 
 
 class TestRun:
@@ -193,7 +195,8 @@ def _run_tests(ctx, service: str) -> TestRun:
 
     folder = ctx.service_dir(service)
     steps_tests = (ctx.course_root or course.course_root()) / "steps" / "tests"
-    paths = [str(steps_tests / name) for name in STEP_TESTS.get(service, ()) if (steps_tests / name).is_file()]
+    wanted = [name for name in STEP_TESTS.get(service, ()) if not ctx.running or STEP_TEST_CHECK[name] in ctx.running]
+    paths = [str(steps_tests / name) for name in wanted if (steps_tests / name).is_file()]
     if (folder / "tests").is_dir():
         paths.append(str(folder / "tests"))
     with tempfile.TemporaryDirectory(prefix="workshop-check-") as tmp:
