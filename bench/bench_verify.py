@@ -14,6 +14,11 @@ workshop verify --step 10 median 2.48 s, 57 MiB; bash + aws CLI (14 calls) media
 so the figures print against main's:
 
     .venv/bin/python bench/bench_verify.py --static [--baseline /path/to/main-checkout] [--rounds 7]
+
+Measured 2026-11-30 against main at 2ccc06e (2 cores shared with other sessions, load 9-14; medians of 5 rounds):
+verify --step 5 0.27 s vs status 0.28 s (0.99x; main 1.41 s, 7.04x: cfn-lint's YAML reader loaded sympy and networkx);
+verify --step 7 4.73 s vs status 0.28 s (17.2x; main 3.21 s, 9.5x): code steps now also run the service's own tests
+(issue 12 item 4), in the same pytest process as the step's behaviour test.
 """
 
 from __future__ import annotations
