@@ -7,6 +7,18 @@ of the process tree). Without an `aws` CLI on PATH it installs awscli into a tem
 
 Measured 2026-11-28 (2 cores, shared with other test runs, load ~4; aws-cli 1.45.11): one `aws` call 3.15 s;
 workshop verify --step 10 median 2.48 s, 57 MiB; bash + aws CLI (14 calls) median 31.37 s, 55 MiB; 12.7x faster.
+
+`--static` (no emulator, no deploy): `workshop verify --step 5` (a config step) and `--step 7` (a code step) against
+`workshop status` in the same workspace, interleaved, each as a ratio. Target for step 5: within 2x status.
+`--baseline DIR` runs the same commands with the code of another checkout (e.g. a worktree of main) side by side,
+so the figures print against main's:
+
+    .venv/bin/python bench/bench_verify.py --static [--baseline /path/to/main-checkout] [--rounds 7]
+
+Measured 2026-11-30 against main at 2ccc06e (2 cores shared with other sessions, load 9-14; medians of 5 rounds):
+verify --step 5 0.27 s vs status 0.28 s (0.99x; main 1.41 s, 7.04x: cfn-lint's YAML reader loaded sympy and networkx);
+verify --step 7 4.73 s vs status 0.28 s (17.2x; main 3.21 s, 9.5x): code steps now also run the service's own tests
+(issue 12 item 4), in the same pytest process as the step's behaviour test.
 """
 
 from __future__ import annotations
@@ -101,7 +113,70 @@ def run(argv: list[str], cwd: Path, env: dict) -> tuple[float, int, int]:
     return time.perf_counter() - start, proc.returncode, usage.ru_maxrss // 1024
 
 
+def static_workspace(tmp: Path, after: int, current: int) -> Path:
+    from tests.checks.conftest import build_state, committed_course
+    from workshop.course import model as course
+    from workshop.course import workspace
+
+    source = tmp / "course"
+    if not source.is_dir():
+        committed_course(source)
+    root = build_state(tmp / f"ws-{after:02d}", after, source)
+    loaded = course.load()
+    state = workspace.create(root, loaded.course_version, loaded.steps[0].id)
+    state.current = loaded.step(current).id
+    workspace.save_state(root, state)
+    return root
+
+
+def static_main(rounds: int, baseline: Path | None) -> None:
+    """verify --step 5 / --step 7 (static checks only) against status, for this checkout and optionally a baseline."""
+    with tempfile.TemporaryDirectory(prefix="bench-verify-static-") as name:
+        tmp = Path(name)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "HOME": str(tmp / "home"),
+               "NO_COLOR": "1", "COLUMNS": "120", "GIT_CONFIG_GLOBAL": os.devnull, "WORKSHOP_HOME": str(tmp / "wh")}
+        sides = {"this branch": (REPO, env)}
+        if baseline is not None:
+            sides["baseline"] = (baseline, {**env, "PYTHONPATH": str(baseline)})
+        figures: dict[tuple[str, str], list[float]] = {}
+        for step in (5, 7):
+            root = static_workspace(tmp, step, step)
+            commands = {"status": ["status", "--workspace", str(root)],
+                        f"verify --step {step}": ["verify", "--step", str(step), "--json", "--workspace", str(root)]}
+            for _ in range(rounds):
+                for side, (code, side_env) in sides.items():
+                    for label, argv in commands.items():
+                        seconds, _code, _rss = run([sys.executable, "-m", "workshop", *argv], code, side_env)
+                        figures.setdefault((side, f"{label}@{step}"), []).append(seconds)
+        for side in sides:
+            print(f"{side}:")
+            for step in (5, 7):
+                status = statistics.median(figures[(side, f"status@{step}")])
+                verify = statistics.median(figures[(side, f"verify --step {step}@{step}")])
+                target = " (target <= 2.0x)" if step == 5 else ""
+                print(f"  step {step}: verify {verify:.2f} s, status {status:.2f} s, ratio {verify / status:.2f}x{target}")
+        if baseline is not None:
+            for step in (5, 7):
+                ours = statistics.median(figures[("this branch", f"verify --step {step}@{step}")])
+                theirs = statistics.median(figures[("baseline", f"verify --step {step}@{step}")])
+                print(f"verify --step {step}: {ours:.2f} s here vs {theirs:.2f} s on the baseline ({theirs / ours:.2f}x faster)")
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--static", action="store_true", help="static checks only: verify --step 5 and 7 against status")
+    parser.add_argument("--baseline", type=Path, help="a checkout of the baseline (main) to run side by side")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    args = parser.parse_args()
+    if args.static:
+        static_main(args.rounds, args.baseline)
+        return
+    live_main()
+
+
+def live_main() -> None:
     from workshop import emulator
     from workshop.deploy import targets
 

@@ -226,8 +226,10 @@ def test_dev_check_on_the_sample_course(loaded):
 
     report = {item.name: item for item in devcheck.check_course(loaded)}
     failing = {name: item.detail for name, item in report.items() if not item.ok}
-    # The sample course has no steps/tests/test_handler_http.py; everything else must pass.
-    assert list(failing) == ["steps/tests/test_handler_http.py exists (step 01-second's test)"], failing
+    # The sample course has no steps/tests/test_handler_http.py and no case corpus; everything else must pass.
+    assert list(failing) == ["steps/tests/test_handler_http.py exists (step 01-second's test)",
+                             "steps/cases/ holds at least 4 mistakes and 3 alternatives per code or config step"], failing
+    assert "every checkpoint's serverless.yml names handlers its code defines" in report
     assert "start: the unit tests of svc-a pass" in report
     assert "02-third: the unit tests of svc-b pass" in report
 

@@ -143,6 +143,21 @@ def parameter_mistakes(world, root):
     return {"name": holding_name, "deleted": deleted}
 
 
+@probe(6)
+def parameter_deployed_under_a_wrong_name(world, root):
+    """A literal `${stage}` in the parameter's Name deploys on the emulator as those very characters (issue 12 item 1)."""
+    from tests.checks.live_world import copy_tree
+
+    wrong = copy_tree(root, root.parent / "ws-06-wrong-name")
+    yml = wrong / WR / "serverless.yml"
+    yml.write_text(yml.read_text().replace("Name: /wild-rydes/${sls:stage}/SnsTopicArn", "Name: /wild-rydes/${stage}/SnsTopicArn"))
+    try:
+        world.deploy(wrong, WR)
+        return world.run(wrong, ["live-topic-arn-parameter"])["live-topic-arn-parameter"]
+    finally:
+        world.deploy(root, WR)
+
+
 @probe(13)
 def forgot_send_message(world, root):
     iam = world.client("iam")
@@ -267,7 +282,7 @@ def test_no_check_made_an_undeclared_call(chain):
 def test_deploys_are_few(chain):
     print("deploys", chain["world"].deploy_seconds, "probes", chain["timings"])
     print("checks", {n: (round(sum(r.result.seconds for r in s.after.runs), 1)) for n, s in chain["steps"].items()})
-    assert chain["world"].deploys == 7
+    assert chain["world"].deploys == 7 + 2  # two of them by the wrong-name probe of step 6
 
 
 def test_before_each_deploy_step_the_fix_names_the_deploy(chain):
@@ -322,6 +337,12 @@ def test_a_value_only_the_framework_can_resolve_is_asked_of_osls_print(chain):
 def test_parameter_holding_the_topic_name(chain):
     result = chain["probes"]["parameter_mistakes"]["name"]
     assert result.result == "fail" and "NAME" in result.observed and "Ref: RidesSnsTopic" in result.fix
+
+
+def test_a_parameter_deployed_under_a_wrong_name_is_named_in_the_fix(chain):
+    result = chain["probes"]["parameter_deployed_under_a_wrong_name"]
+    assert result.result == "fail", result
+    assert "your stack's parameter is `/wild-rydes/${stage}/snstopicarn`" in result.fix.lower() and "${sls:stage}" in result.fix
 
 
 def test_parameter_deleted_by_hand_is_drift(chain):

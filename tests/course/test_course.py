@@ -29,7 +29,7 @@ def test_real_course_has_steps_0_to_13_with_unique_slug_ids():
 def test_real_course_matches_the_module_order():
     loaded = course.load(REPO)
     kinds = {s.number: set(s.kinds) for s in loaded.steps}
-    assert kinds[0] == {"deploy"} and kinds[1] == {"code"} and kinds[4] == {"behaviour"}
+    assert kinds[0] == {"deploy"} and kinds[1] == {"code", "config"} and kinds[4] == {"behaviour"}
     assert "reliability" in kinds[13]
     deploying = [s.number for s in loaded.steps if s.deploys]
     assert deploying == [0, 3, 6, 10, 12, 13]

@@ -60,7 +60,7 @@ def test_stage_variables_and_comments(tmp_path):
     (tmp_path / "serverless.yml").write_text(
         "custom:\n  topic: ${ssm:/wild-rydes/${opt:stage, 'dev'}/SnsTopicArn}\n"
         "# old: ${ssm:/wild-rydes-ride-record/${sls:stage}/URL}\n"
-        "resources:\n  Resources:\n    P:\n      Properties:\n        Name: /wild-rydes-ride-record/${self:provider.stage}/URL\n"
+        "resources:\n  Resources:\n    P:\n      Type: AWS::SSM::Parameter\n      Properties:\n        Name: /wild-rydes-ride-record/${self:provider.stage}/URL\n"
     )
     found = replay.needs(RIDE, tmp_path, "qa")
     assert found.reads == {"/wild-rydes/qa/SnsTopicArn"} and found.writes == {"/wild-rydes-ride-record/qa/URL"}

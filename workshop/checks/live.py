@@ -193,10 +193,15 @@ def topic_arn_parameter(ctx) -> Result:
     name = f"/wild-rydes/{ctx.target.stage}/SnsTopicArn"
     value = parameter(ctx, name)
     if value is None:
-        declared = [logical for logical, r in aws.of_type(ctx, WR, "AWS::SSM::Parameter").items()
-                    if r.get("PhysicalResourceId") == name]
+        params = aws.of_type(ctx, WR, "AWS::SSM::Parameter")
+        declared = [logical for logical, r in params.items() if r.get("PhysicalResourceId") == name]
         if declared:
             return aws.drift(ctx, WR, declared[0], f"the SSM parameter {name}")
+        wrong = [p for p in (r.get("PhysicalResourceId") for r in params.values()) if p and "SnsTopicArn" in p]
+        if wrong:
+            return failed(f"no SSM parameter {name}; your stack's parameter is `{wrong[0]}`", f"{name} = {arn}",
+                          f"Your stack's parameter is `{wrong[0]}`: in {WR}/serverless.yml write its "
+                          f"`Name: /wild-rydes/${{sls:stage}}/SnsTopicArn`, then {deploy_cmd(WR)}.")
         if declared_resources(ctx, WR, "AWS::SSM::Parameter"):
             fix = f"The SSM parameter is declared in {WR}/serverless.yml but not deployed yet: run {deploy_cmd(WR)}."
         else:

@@ -70,6 +70,11 @@ def publish_permission(ctx) -> Result:
 
 
 def queue_arn(ctx) -> tuple[str, dict]:
+    """The dead letter queue's ARN and PutRideRecordSns's configuration (looked up once per run: two checks ask)."""
+    return ctx.memo("queue_arn", lambda: _queue_arn(ctx))
+
+
+def _queue_arn(ctx) -> tuple[str, dict]:
     fn = need_sns_function(ctx)
     queues = aws.of_type(ctx, RR, "AWS::SQS::Queue")
     if not queues:

@@ -76,6 +76,7 @@ class Context:
         self.root, self.target, self.wait = Path(root), target, wait
         self.history = history or {}  # step id -> last_verify, for comparing latencies with earlier steps
         self.course_root = course_root
+        self.running: frozenset[str] = frozenset()  # the ids of the checks of the current run (set by the runner)
         self._connect = connect
         self._lock = threading.Lock()
         self._memo: dict[Any, Any] = {}

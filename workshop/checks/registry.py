@@ -38,6 +38,11 @@ _CHECKS = (
        "code:put_ride_record_functions", reference=DOCS_AWS + "lambda/latest/dg/python-handler.html"),
     _c("handler-http-behaviour", "handler_http stores a ride from an API Gateway event", RR, "static",
        "code:handler_http_behaviour", reference=DOCS_AWS + "lambda/latest/dg/python-handler.html"),
+    # the code steps: the service's own tests are part of the step (split-handler, add-sns-handler, publish-to-sns)
+    _c("ride-record-tests-pass", "wild-rydes-ride-record's own tests pass", RR, "static", "code:ride_record_tests",
+       reference="https://docs.pytest.org/en/stable/how-to/usage.html"),
+    _c("wild-rydes-tests-pass", "wild-rydes' own tests pass", WR, "static", "code:wild_rydes_tests",
+       reference="https://docs.pytest.org/en/stable/how-to/usage.html"),
     # rename-http-function
     _c("http-function-declared", "PutRideRecordHttp is declared with POST /record", RR, "static",
        "static:http_function_declared", reference=DOCS_SLS + "functions"),

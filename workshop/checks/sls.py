@@ -1,88 +1,55 @@
-"""Reading a service's serverless.yml for meaning: CloudFormation-aware YAML, simple Serverless variables, IAM statements."""
+"""A service's serverless.yml for the checks: read once per run by the one reader (`deploy.service_file`), a broken file
+ending the check with the problem, its line and a code frame; `osls print` when a value needs the framework itself."""
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from workshop.checks.model import Problem, failed
+from workshop.deploy.service_file import STAGE, ServiceFile, ServiceFileError, as_list, shown
 
-STAGE = "${stage}"
-# Every way a serverless.yml commonly says "the stage being deployed".
-_STAGE_RE = re.compile(r"\$\{(sls:stage|self:provider\.stage|opt:stage(,\s*[^{}]*)?|env:SLS_STAGE(,\s*[^{}]*)?)\}")
-_CUSTOM_RE = re.compile(r"\$\{self:custom\.([A-Za-z0-9_.-]+)\}")
+__all__ = ["STAGE", "ServiceFile", "as_list", "config", "framework_print", "shown", "unresolved", "misplaced"]
 PRINT_TIMEOUT = 40.0
 
 
-def config(ctx, service: str) -> dict:
-    """The service's serverless.yml as data (`!Ref X` and `Ref: X` alike); a missing or broken file ends the check."""
-    return ctx.memo(("sls", service), lambda: _load(ctx.service_dir(service) / "serverless.yml", service))
+def config(ctx, service: str) -> ServiceFile:
+    """The service's serverless.yml (`!Ref X` and `Ref: X` alike); a missing or broken file ends the check."""
+    return ctx.memo(("sls", service), lambda: _load(ctx, service))
 
 
-def _load(path: Path, service: str) -> dict:
-    from cfnlint.decode import cfn_yaml
-
-    shown = f"{service}/serverless.yml"
+def _load(ctx, service: str) -> ServiceFile:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise Problem(failed(f"{shown} is missing", f"{shown} in your workspace",
-                             "Restore it with `workshop reset` (your files are backed up first).")) from None
-    try:
-        data = cfn_yaml.loads(text, str(path))
-    except Exception as exc:  # noqa: BLE001 - the YAML library's errors carry the line
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise Problem(failed(f"{shown} is not valid YAML{where}: {exc}".split("\n")[0], "valid YAML",
-                             f"Fix {shown}{where} (indentation with spaces, a ':' after every key).")) from None
-    return _plain(data) if isinstance(data, dict) else {}
-
-
-def _plain(value: Any) -> Any:
-    """cfn-lint's node classes as plain dicts, lists and strings."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
-
-
-def lookup(doc: dict, dotted: str) -> Any:
-    node: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def resolve(value: Any, doc: dict, depth: int = 0) -> Any:
-    """`${self:custom.x}` replaced by its value and every spelling of the stage made `${stage}`; the rest kept as text."""
-    if depth > 10 or not isinstance(value, str):
-        return value
-    whole = _CUSTOM_RE.fullmatch(value.strip())
-    if whole:
-        found = lookup(doc.get("custom") or {}, whole.group(1))
-        return resolve(found, doc, depth + 1) if found is not None else value
-
-    def custom(match: re.Match) -> str:
-        found = lookup(doc.get("custom") or {}, match.group(1))
-        return str(resolve(found, doc, depth + 1)) if isinstance(found, (str, int)) else match.group(0)
-
-    return _STAGE_RE.sub(STAGE, _CUSTOM_RE.sub(custom, value))
+        return ServiceFile.load(ctx.service_dir(service), service)
+    except ServiceFileError as exc:
+        if exc.problem == "missing":
+            raise Problem(failed(f"{exc.shown} is missing", f"{exc.shown} in your workspace",
+                                 "Restore it with `workshop reset` (your files are backed up first).")) from None
+        where = f" at line {exc.line}" if exc.line else ""
+        observed = exc.message + (f"\n{exc.frame}" if exc.frame else "")
+        how = ("replace the tab with spaces" if exc.problem.startswith("tab characters")
+               else "indent with spaces (two per level), a ':' after every key")
+        raise Problem(failed(observed, "valid YAML", f"Fix {exc.shown}{where}: {how}.")) from None
 
 
 def unresolved(text: str) -> bool:
-    """True when a string still holds a Serverless variable other than the stage and `${ssm:...}`."""
-    rest = text.replace(STAGE, "")
-    rest = re.sub(r"\$\{ssm(\([^)]*\))?:[^{}]*\}", "", rest)
-    return "${" in rest
+    """True when a resolved string still holds a Serverless variable other than `${ssm:...}`."""
+    import re
+
+    rest = re.sub(r"\$\{ssm(\([^)]*\))?:[^{}]*\}", "", text.replace(STAGE, ""))
+    return bool(re.search(r"\$\{[a-zA-Z]+(\([^)]*\))?:", rest))
+
+
+def misplaced(sf: ServiceFile, fn_name: str, key: str) -> str:
+    """' (found `key` at functions.X.environment.key, line N: one level too deep)' when `key` sits deeper in the
+    function than it should, else ''."""
+    fn = sf.function(fn_name)
+    found = sf.find_key(key, fn, ("functions", fn_name)) if fn is not None else None
+    if found is None or len(found.path) <= 3:
+        return ""
+    return (f" (`{key}` is at {found.dotted}, line {found.line}: one level too deep; "
+            f"move it left to sit beside `{found.path[-2]}`)")
 
 
 def framework_print(ctx, service: str) -> dict | None:
@@ -113,82 +80,14 @@ def framework_print(ctx, service: str) -> dict | None:
     return ctx.memo(("print", service), run)
 
 
-def functions(doc: dict) -> dict[str, dict]:
-    fns = doc.get("functions") or {}
-    return {k: (v if isinstance(v, dict) else {}) for k, v in fns.items()} if isinstance(fns, dict) else {}
+def printed(ctx, service: str) -> ServiceFile | None:
+    data = framework_print(ctx, service)
+    return ServiceFile(data) if isinstance(data, dict) else None
 
 
-def resources(doc: dict) -> dict[str, dict]:
-    found = lookup(doc, "resources.Resources") or {}
-    return {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
-
-
-def of_type(doc: dict, cfn_type: str) -> dict[str, dict]:
-    return {k: v for k, v in resources(doc).items() if v.get("Type") == cfn_type}
-
-
-def handler_path(fn: dict) -> str:
-    return str(fn.get("handler") or "").strip().removeprefix("./")
-
-
-def environment(doc: dict, fn: dict) -> dict:
-    """A function's environment as deployed: the provider's, overridden by the function's own."""
-    env = dict(lookup(doc, "provider.environment") or {})
-    env.update(fn.get("environment") or {})
-    return env
-
-
-def events(fn: dict, kind: str) -> list[Any]:
-    return [e[kind] for e in (fn.get("events") or []) if isinstance(e, dict) and kind in e]
-
-
-def refers_to(value: Any, logical: str, getatts: tuple[str, ...] = ()) -> bool:
-    """True when `value` means `Ref: logical` (`!Ref`, `Ref:`, `!Sub '${logical}'`) or `Fn::GetAtt` of one of `getatts`."""
-    if not isinstance(value, dict) or len(value) != 1:
-        return False
-    (key, arg), = value.items()
-    if key == "Ref":
-        return arg == logical
-    if key == "Fn::Sub":
-        return arg == f"${{{logical}}}"
-    found = getatt_of(value)
-    return found is not None and found[0] == logical and found[1] in getatts
-
-
-def getatt_of(value: Any) -> tuple[str, str] | None:
-    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
-        arg = value["Fn::GetAtt"]
-        parts = arg.split(".", 1) if isinstance(arg, str) else list(arg)
-        if len(parts) == 2:
-            return str(parts[0]), str(parts[1])
-    return None
-
-
-def statements(doc: dict) -> list[dict]:
-    """The IAM statements osls gives the functions' shared role (current and legacy spellings)."""
-    found = []
-    for key in ("provider.iam.role.statements", "provider.iamRoleStatements"):
-        value = lookup(doc, key)
-        if isinstance(value, list):
-            found += [s for s in value if isinstance(s, dict)]
-    return found
-
-
-def as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value] if value is not None else []
-
-
-def action_allowed(statement_actions: Any, wanted: str) -> bool:
-    return any(isinstance(a, str) and fnmatch.fnmatchcase(wanted.lower(), a.lower()) for a in as_list(statement_actions))
-
-
-def grants(doc: dict, action: str, covers) -> tuple[bool, bool]:
-    """(some Allow statement has `action`, one also has a resource for which covers(resource) is true)."""
-    has_action = has_both = False
-    for st in statements(doc):
-        if str(st.get("Effect", "")) != "Allow" or not action_allowed(st.get("Action"), action):
-            continue
-        has_action = True
-        if any(covers(resolve(r, doc)) for r in as_list(st.get("Resource"))):
-            has_both = True
-    return has_action, has_both
+def raw(value: Any) -> str:
+    """A value as the learner wrote it, for the Observed column."""
+    if isinstance(value, dict) and len(value) == 1:
+        (k, v), = value.items()
+        return f"{k}: {v!r}" if not isinstance(v, list) else f"{k}: [{', '.join(map(str, v))}]"
+    return str(value)

@@ -252,44 +252,31 @@ def dev_record(
 @dev_app.command("check")
 def dev_check(
     skip_tests: Annotated[bool, typer.Option("--skip-tests", help="Only check that the patches apply and no stray file is shipped.")] = False,
-    skip_live: Annotated[bool, typer.Option("--skip-live", help="Skip the per-step check walk on the embedded emulator.")] = False,
+    skip_live: Annotated[bool, typer.Option("--skip-live", help="Skip the per-step check walk and the live cases on the embedded emulator.")] = False,
 ) -> None:
-    """Check the course: patches apply in order, checkpoints' unit tests pass, and on the emulator every step's checks
-    fail at its start and pass after its solution and deploys."""
-    from workshop.checks import registry
+    """Check the course: patches apply in order, checkpoints' unit tests pass and their handlers exist, every case of
+    steps/cases/ holds, and on the emulator every step's checks fail at its start and pass after its solution and deploys."""
+    from contextlib import ExitStack
+
     from workshop.cli import render
     from workshop.course import model as course
-    from workshop.errors import CourseError
     from workshop.instructor import devcheck
 
-    loaded = course.load()
-    try:
-        course.load(known_checks=registry.ids())
-        names = devcheck.Item("every check named in course.toml exists", True)
-    except CourseError as exc:
-        names = devcheck.Item("every check named in course.toml exists", False, exc.detail or exc.message)
-    report = [names, *devcheck.check_course(loaded, run_tests=not skip_tests)]
     console = render.out_console()
 
     def show(item) -> None:
         mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
-        console.print(f"{mark} {render.esc(item.name)}", highlight=False, soft_wrap=True)
+        console.print(f"{mark} ", end="", highlight=False)
+        console.print(item.name, highlight=False, markup=False, soft_wrap=True)
         if item.detail and not item.ok:
             console.print(item.detail, highlight=False, markup=False, soft_wrap=True)
 
-    for item in report:
-        show(item)
-    if not skip_live and all(item.ok for item in report):
-        from workshop.instructor import devcheck_live
+    with ExitStack() as stack:
+        def phase(text: str) -> None:
+            stack.close()
+            stack.enter_context(render.err_console().status(text))
 
-        def on_step(done) -> None:
-            rule = "checks fail at its start, pass after" if done.before is not None else "checks pass after (behaviour: exempt at its start)"
-            item = devcheck.Item(f"step {done.step.number} ({done.step.id}): {rule}", done.ok, done.problem())
-            report.append(item)
-            show(item)
-
-        with render.err_console().status("walking every step on the embedded emulator"):
-            devcheck_live.check_steps(loaded, on_step)
+        report = devcheck.run(course.load(), run_tests=not skip_tests, live=not skip_live, on_item=show, on_phase=phase)
     failed = [item for item in report if not item.ok]
     if failed:
         render.error_line(f"{len(failed)} of {len(report)} course checks failed (see above).")

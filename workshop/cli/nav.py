@@ -116,7 +116,9 @@ def show(
     chosen = session.course.step(step) if step is not None else session.current()
     if chosen.number == 0 and session.state.step(chosen.id).state == "not yet" and step is None:
         render.markdown(session.course.welcome, title=session.course.title)
-    render.markdown(chosen.text(), title=f"Step {chosen.number}: {chosen.title}")
+    from workshop.checks import pages
+
+    render.markdown(pages.page(chosen), title=f"Step {chosen.number}: {chosen.title}")
     render.out_console().print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]")
 
 

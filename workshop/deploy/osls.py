@@ -247,6 +247,9 @@ def explain_failure(service: str, action: str, target: Target, lines: list[str],
             return (f"{service} reads a value from SSM that is not on the {target.name} target yet (stage {target.stage}): "
                     f"run {needed} first, or `workshop deploy all`.")
         return f"{service} reads an SSM parameter that does not exist on stage {target.stage}; check the `${{ssm:...}}` path, then `workshop deploy {service}`."
+    if "Invalid variable type" in text:
+        return (f"osls cannot resolve a variable in {service}/serverless.yml: write the stage as `${{sls:stage}}` "
+                f"(`${{stage}}` is not a Serverless variable), then run `workshop deploy {service}` again.")
     if re.search(r"ROLLBACK_COMPLETE state and can not be updated|ROLLBACK_FAILED|UPDATE_ROLLBACK_FAILED", text):
         return f"The {service} stack is stuck after a failed deploy: run `workshop deploy {service} --recreate`."
     if re.search(r"_IN_PROGRESS state and can not be updated", text):

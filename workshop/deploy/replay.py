@@ -7,19 +7,14 @@ it is, earlier checkpoints' deploys are replayed in the module's order from expo
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.deploy.service_file import ServiceFile, ServiceFileError
 from workshop.deploy.targets import services
-from workshop.errors import WorkshopError
-
-STAGE_VARS = re.compile(r"\$\{(?:sls:stage|self:provider\.stage|opt:stage(?:\s*,\s*['\"]?[\w-]+['\"]?)?)\}")
-SSM_REF = re.compile(r"\$\{ssm:\s*(/[^}\s,]+)")
-PARAM_NAME = re.compile(r"^\s*Name:\s*['\"]?(/[^\s'\"]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -31,22 +26,11 @@ class Needs:
     writes: frozenset[str]
 
 
-def _text(service_dir: Path, stage: str) -> str:
-    path = service_dir / "serverless.yml"
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkshopError(f"{path} is missing: run `workshop reset --step N` to bring the files back.") from None
-    lines = [line for line in raw.splitlines() if not line.lstrip().startswith("#")]
-    return STAGE_VARS.sub(stage, "\n".join(lines))
-
-
 def needs(service: str, service_dir: Path, stage: str) -> Needs:
-    """Parse the SSM parameters a service reads and writes, for one stage."""
-    text = _text(service_dir, stage)
-    writes = frozenset(PARAM_NAME.findall(text))
-    reads = frozenset(SSM_REF.findall(text)) - writes
-    return Needs(service=service, reads=reads, writes=writes)
+    """The SSM parameters a service reads and writes, for one stage (read by the one serverless.yml reader)."""
+    sf = ServiceFile.load(service_dir, service)
+    writes = sf.parameter_writes(stage)
+    return Needs(service=service, reads=sf.ssm_reads(stage) - writes, writes=writes)
 
 
 def producer(path: str) -> str | None:
@@ -57,7 +41,10 @@ def producer(path: str) -> str | None:
 
 def producers_missing(service_dir: Path, stage: str, exclude: str) -> list[str]:
     """The services a failed deploy needed first (from the paths its serverless.yml reads)."""
-    found = {producer(p) for p in needs(exclude, service_dir, stage).reads}
+    try:
+        found = {producer(p) for p in needs(exclude, service_dir, stage).reads}
+    except ServiceFileError:
+        return []
     return [s for s in services() if s in found and s != exclude]
 
 

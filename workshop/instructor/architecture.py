@@ -6,9 +6,10 @@ drawn from: a learner's workspace, a checkpoint, or a demo in progress.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from workshop.deploy.service_file import ServiceFile, ServiceFileError
 
 
 @dataclass(frozen=True)
@@ -25,28 +26,32 @@ class Features:
     dlq: bool = False
 
 
-def _read(path: Path) -> str:
+def _read(folder: Path) -> ServiceFile:
+    """The service's file; a missing or broken one draws as empty (the picture is never the place for a YAML error)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return ""
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        return ServiceFile.load(folder)
+    except ServiceFileError:
+        return ServiceFile({})
 
 
 def features(root: Path) -> Features:
     """Read the features from a tree holding `wild-rydes/` and `wild-rydes-ride-record/`."""
-    rides = _read(root / "wild-rydes" / "serverless.yml")
-    record = _read(root / "wild-rydes-ride-record" / "serverless.yml")
-    sns_function = re.search(r"^\s{2}PutRideRecordSns:", record, re.MULTILINE) is not None
+    rides = _read(root / "wild-rydes")
+    record = _read(root / "wild-rydes-ride-record")
+    request = rides.function("RequestRide") or {}
+    env = rides.environment(request)
+    sns_function = record.function("PutRideRecordSns")
+    publishes = "RIDES_SNS_TOPIC_ARN" in env
     return Features(
-        http_call="RIDE_RECORD_URL" in rides,
-        http_function="PutRideRecordHttp" if re.search(r"^\s{2}PutRideRecordHttp:", record, re.MULTILINE) else "PutRideRecord",
-        topic="RidesSnsTopic" in rides,
-        topic_parameter="SnsTopicArn" in rides,
-        sns_function=sns_function,
-        subscribed=sns_function and re.search(r"-\s*sns\s*:", record) is not None,
-        publishes="RIDES_SNS_TOPIC_ARN" in rides,
-        dlq="RideRecordDlq" in record,
+        http_call="RIDE_RECORD_URL" in env,
+        http_function="PutRideRecordHttp" if "PutRideRecordHttp" in record.functions else "PutRideRecord",
+        topic="RidesSnsTopic" in rides.resources,
+        topic_parameter=any("SnsTopicArn" in str(rides.resolve((r.get("Properties") or {}).get("Name")))
+                            for r in rides.of_type("AWS::SSM::Parameter").values()),
+        sns_function=sns_function is not None,
+        subscribed=sns_function is not None and bool(record.events(sns_function, "sns")),
+        publishes=publishes,
+        dlq=bool(record.of_type("AWS::SQS::Queue")) and sns_function is not None and "onError" in sns_function,
     )
 
 

@@ -1,7 +1,10 @@
 """`workshop dev check`: the course authors' proof that the course is consistent (CI runs it).
 
-Every patch applies in order on the start; each checkpoint's changed services pass their own unit tests; the start FAILS
-step 1's test of handler_http and the checkpoint after step 1 passes it; nothing stray is shipped. Returns data only.
+Every check named in course.toml exists; every patch applies in order on the start; each checkpoint's changed services
+pass their own unit tests and every handler its serverless.yml names exists (each checkpoint deploys); the start FAILS
+step 1's test of handler_http and the checkpoint after step 1 passes it; nothing stray is shipped; every case of the
+corpus (steps/cases/) holds; and, unless skipped, on the embedded emulator every step's checks fail at its start and pass
+after its solution and deploys, and the live cases hold. `run` orchestrates it all and returns data only.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +39,35 @@ class Item:
     detail: str = ""
 
 
-def check_course(course: Course, *, run_tests: bool = True) -> list[Item]:
+def run(course: Course, *, run_tests: bool = True, live: bool = True, on_item: Callable[[Item], None] = lambda _i: None,
+        on_phase: Callable[[str], None] = lambda _p: None) -> list[Item]:
+    """Every author's check, in order; `on_item` sees each result as it comes, `on_phase` names a long phase starting.
+    The live walk runs only when everything before it passed."""
+    from workshop.checks import registry
+    from workshop.course import model
+
+    items: list[Item] = []
+
+    def add(item: Item) -> None:
+        items.append(item)
+        on_item(item)
+
+    try:
+        model.load(course.root, known_checks=registry.ids())
+        add(Item("every check named in course.toml exists", True))
+    except CourseError as exc:
+        add(Item("every check named in course.toml exists", False, exc.detail or exc.message))
+    for item in check_course(course, run_tests=run_tests, on_phase=on_phase):
+        add(item)
+    if live and all(item.ok for item in items):
+        from workshop.instructor import devcheck_live
+
+        on_phase("walking every step on the embedded emulator")
+        devcheck_live.check_steps(course, lambda name, ok, detail: add(Item(name, ok, detail)))
+    return items
+
+
+def check_course(course: Course, *, run_tests: bool = True, on_phase: Callable[[str], None] = lambda _p: None) -> list[Item]:
     """Run every author's check in a throwaway repository; never touches a workspace."""
     items = _stray_sources(course)
     with tempfile.TemporaryDirectory(prefix="workshop-dev-check-") as scratch:
@@ -50,9 +82,58 @@ def check_course(course: Course, *, run_tests: bool = True) -> list[Item]:
         items.append(Item(f"all {patches} patches apply in order on the start", True))
         states = [("start", start)] + [(step.slug, commit) for step, commit in commits]
         items += _stray_in_trees(repo, course, states)
+        items += _handlers_exist(repo, states, Path(scratch))
         if run_tests:
+            on_phase("running every checkpoint's unit tests")
             items += _unit_tests(repo, states, Path(scratch))
             items += _first_step_test(repo, course, start, commits, Path(scratch))
+            on_phase("running the case corpus (steps/cases)")
+            items += _cases(course, repo, start, commits, Path(scratch))
+    return items
+
+
+def _tree(repo: Repo, commit: str, folder: Path) -> Path:
+    return folder if folder.is_dir() else _export(repo, commit, folder)
+
+
+def _handlers_exist(repo: Repo, states: list[tuple[str, str]], scratch: Path) -> list[Item]:
+    """Every function of every checkpoint's serverless.yml names a handler its code defines (so each checkpoint deploys)."""
+    from workshop.checks.code import missing_handlers
+
+    problems = []
+    for name, commit in states:
+        folder = _tree(repo, commit, scratch / f"tree-{name}")
+        for service in sorted(p.name for p in folder.iterdir() if (p / "serverless.yml").is_file()):
+            problems += [f"{name}: {problem}" for problem in missing_handlers(folder / service, service)]
+    return [Item("every checkpoint's serverless.yml names handlers its code defines", not problems, "\n".join(problems))]
+
+
+def _cases(course: Course, repo: Repo, start: str, commits, scratch: Path) -> list[Item]:
+    """The static cases of steps/cases/: one item per step (its mistakes fail with their fix, its alternatives pass)."""
+    from workshop.instructor import devcheck_cases
+
+    try:
+        cases = devcheck_cases.load(course)
+    except CourseError as exc:
+        return [Item("steps/cases/ reads", False, f"{exc.message}\n{exc.detail or ''}".strip())]
+    by_number = {step.number: (step, commit) for step, commit in commits}
+
+    def tree_after(number: int) -> Path:
+        step, commit = by_number[number]
+        return _tree(repo, commit, scratch / f"tree-{step.slug}")
+
+    gaps = devcheck_cases.coverage(course, cases)
+    items = [Item(f"steps/cases/ holds at least {devcheck_cases.MIN_MISTAKES} mistakes and {devcheck_cases.MIN_ALTERNATIVES} "
+                  "alternatives per code or config step", not gaps, "\n".join(gaps))]
+    outcomes = devcheck_cases.run_static_cases(course, tree_after, cases)
+    for step in course.steps:
+        mine = [o for o in outcomes if o.case.step is step]
+        if not mine:
+            continue
+        mistakes = sum(1 for o in mine if o.case.kind == "mistake")
+        wrong = [f"{o.case.kind}: {o.case.name}: {o.detail}" for o in mine if not o.ok]
+        items.append(Item(f"step {step.number} ({step.id}): {mistakes} mistakes fail naming their fix, "
+                          f"{len(mine) - mistakes} correct alternatives pass", not wrong, "\n".join(wrong)))
     return items
 
 
