@@ -10,7 +10,7 @@ import uuid
 
 from workshop.checks import aws
 from workshop.checks.aws import deploy_cmd, live
-from workshop.checks.model import Result, failed, passed, pending
+from workshop.checks.model import Result, failed, passed, pending, waiting
 from workshop.checks.registry import RR, WR
 
 RECORD_TIMEOUT = {"local": 20.0, "aws": 30.0}
@@ -64,6 +64,7 @@ def _invocations(ctx, function: str, ride_id: str, start: float, end: float) -> 
 def _path(ctx, ride_id: str, start: float, end: float) -> tuple[str, str]:
     """Which function recorded the ride: by the RideId in its log lines, else by the invocation in the request's window."""
     deadline = time.monotonic() + LOG_TIMEOUT[ctx.target.name]
+    waiting(deadline, "the log line that names the path")
     while True:
         by_time = []
         for function, path in PATHS.items():
@@ -107,6 +108,7 @@ def request_ride(ctx, pickup: tuple[float, float] = DEFAULT_PICKUP, *, source: s
     outcome["ride_id"] = ride_id
     dynamodb = ctx.client("dynamodb")
     deadline = time.monotonic() + RECORD_TIMEOUT[ctx.target.name]
+    waiting(deadline, f"ride {ride_id} in DynamoDB")
     while time.monotonic() < deadline:
         if dynamodb.get_item(TableName=table, Key={"RideId": {"S": ride_id}}, ConsistentRead=True).get("Item"):
             recorded = time.time()
@@ -172,6 +174,7 @@ def poison_ride(ctx) -> Result:
     started = time.monotonic()
     limit = DLQ_WAIT if ctx.wait else DLQ_TIMEOUT[ctx.target.name]
     sqs = ctx.client("sqs")
+    waiting(started + limit, f"poison ride {poison} in the DLQ")
     while time.monotonic() - started < limit:
         wait = int(max(1, min(5, limit - (time.monotonic() - started))))
         for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,

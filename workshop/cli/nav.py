@@ -85,7 +85,9 @@ def status(
     if as_json:
         render.print_json({"course_version": loaded.course_version, "current": current.id, "steps": rows})
         return
-    render.status_table(loaded.title, rows)
+    for row, step in zip(rows, loaded.steps, strict=True):
+        row["spent"] = render.duration(progress.time_spent(session, step))
+    render.status_table(loaded.title, rows, complete=progress.module_complete(session))
     render.out_console().print(f"Current step: {current.number} ({current.id}). Run `workshop show` to read it.", highlight=False)
 
 
@@ -93,16 +95,18 @@ def status(
 def show(
     ctx: typer.Context,
     step: Annotated[str | None, typer.Argument(help="A step number or id (default: the current step).", show_default=False)] = None,
+    no_pager: Annotated[bool, typer.Option("--no-pager", help="Print the whole page, even when it is longer than the screen.")] = False,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
-    """Show a step's instructions."""
+    """Show a step's instructions (a long page goes through a pager in a terminal; never when piped)."""
     from workshop.cli import render
 
     session = open_session(ctx, workspace_dir)
     chosen = session.course.step(step) if step is not None else session.current()
+    welcome = None
     if chosen.number == 0 and session.state.step(chosen.id).state == "not yet" and step is None:
-        render.markdown(session.course.welcome, title=session.course.title)
-    render.markdown(chosen.text(), title=f"Step {chosen.number}: {chosen.title}")
+        welcome = (session.course.title, session.course.welcome)
+    render.step_page(chosen.text(), f"Step {chosen.number}: {chosen.title}", welcome=welcome, pager=not no_pager)
     render.out_console().print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]")
 
 
@@ -137,8 +141,10 @@ def next_(
     last = session.course.index(current) + 1 >= len(session.course.steps)
     if last and not force:
         from workshop.checks import runner as verify
+        from workshop.cli import spinner
 
-        report = verify.verify_all(session)
+        with spinner.for_checks():
+            report = verify.verify_all(session)
         if not report.passed:
             failing = ", ".join(r.check.id for r in report.runs if not r.result.passed)
             raise WorkshopError(f"Before finishing, every check that must still hold was run again, and these do not pass: "
@@ -147,8 +153,7 @@ def next_(
     if finished:
         render.markdown(session.course.final, title="Module complete")
         return
-    render.success(f"Now at step {step.number}: {step.title}.")
-    render.out_console().print("Run `workshop show` to read it.", highlight=False)
+    render.step_intro(step, step.text())
 
 
 @app.command()

@@ -63,6 +63,7 @@ class StepProgress:
     hints_revealed: int = 0
     verified_at: str | None = None
     last_verify: dict[str, Any] | None = None  # {"passed": bool, "at": iso, "checks": {id: result}}
+    started_at: str | None = None  # when the step first became the current one (for the time status shows)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -77,6 +78,7 @@ class StepProgress:
             hints_revealed=int(data.get("hints_revealed", 0)),
             verified_at=data.get("verified_at"),
             last_verify=data.get("last_verify"),
+            started_at=data.get("started_at"),
         )
 
 
