@@ -35,12 +35,22 @@ def wrap(text: str, width: int) -> list[str]:
 
 
 def hanging(prefix: Text | str, text: str, width: int, style: str = "", indent: int | None = None) -> list[Text]:
-    """`prefix` then `text` wrapped, the following lines indented to the prefix's width (or `indent`)."""
+    """`prefix` then `text` wrapped, the following lines indented to the prefix's width (or `indent`).
+
+    A word too long for the room left of the indent (a URL, a path) moves left as far as it must to fit, on a line of
+    its own, so it is never split and stays clickable; only a word wider than the whole screen runs past it.
+    """
     prefix = prefix if isinstance(prefix, Text) else Text(prefix)
     pad = len(prefix.plain) if indent is None else indent
-    out = []
+    out: list[Text] = []
     for number, line in enumerate(wrap(text, width - pad)):
         head = prefix.copy() if number == 0 else Text(" " * pad)
+        if pad + len(line) > width:
+            if number == 0 and prefix.plain.strip():
+                alone = head.copy()
+                alone.rstrip()
+                out.append(alone)
+            head = Text(" " * max(0, width - len(line)))
         out.append(head + Text(line, style=style))
     return out
 

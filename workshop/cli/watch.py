@@ -88,12 +88,10 @@ class Loop:
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from workshop.cli import render
-
         watcher = threading.Thread(target=self._files, name="watch-files", daemon=True)
         try:
+            watcher.start()  # first: a save during the first round is seen too
             self.check()
-            watcher.start()
             while True:
                 try:
                     kind, value = self.events.get(timeout=0.2)
@@ -107,7 +105,7 @@ class Loop:
             pass
         finally:
             self.stop.set()
-        render.out_console().print("Stopped watching. `workshop watch` starts again where you are.", highlight=False, markup=False)
+        self.console.print("Stopped watching. `workshop watch` starts again where you are.", highlight=False, markup=False)
 
     def _files(self) -> None:
         from workshop.instructor import watch as core
