@@ -116,10 +116,9 @@ def test_a_save_outside_the_step_services_or_in_a_cache_is_ignored(tmp_path):
 
 def test_deploy_steps_check_the_files_they_deploy_and_name_the_deploy(course_states):
     """At the start of every deploy step the earlier static checks of its services pass: watch says what to deploy."""
+    from workshop.checks import registry
     from workshop.course import model as course
     from workshop.instructor import watch
-
-    from workshop.checks import registry
 
     loaded = course.load()
     deploy_only = [s for s in loaded.steps if s.deploys and s.number > 0
