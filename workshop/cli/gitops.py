@@ -156,17 +156,10 @@ def diff(
     chosen = session.course.step(step) if step is not None else session.current()
     paths = (_relative(session.root, Path(path)),) if path is not None else ()
     result = operations.diff(session.root, session.course, chosen, against=against, stat=stat, paths=paths)
-    console = render.out_console()
     if not result.text.strip():
         render.success(f"No differences between {result.left} and {result.right}.")
         return
-    console.print(f"[dim]--- {result.left}\n+++ {result.right}[/]", highlight=False)
-    if stat:
-        console.print(result.text.rstrip("\n"), highlight=False, markup=False)
-        return
-    from rich.syntax import Syntax
-
-    console.print(Syntax(result.text.rstrip("\n"), "diff", theme="ansi_dark", background_color="default", word_wrap=False))
+    render.diff(result.left, result.right, result.text, stat=stat)
 
 
 def _relative(root: Path, path: Path) -> str:

@@ -169,3 +169,25 @@ def duration(seconds: float | None) -> str:
     from workshop.cli import screens
 
     return screens.duration(seconds)
+
+
+def diff(left: str, right: str, text: str, *, stat: bool = False) -> None:
+    """A diff that never loses a character: as it is when piped (no width limit), wrapped and coloured in a terminal."""
+    from workshop.cli import screens
+
+    console = out_console()
+    terminal = console.is_terminal
+    body = "\n".join(screens.stat_lines(text, console.width if terminal else None)) if stat else text.rstrip("\n")
+    if not terminal:
+        sys.stdout.write(f"--- {left}\n+++ {right}\n{body}\n")
+        sys.stdout.flush()
+        return
+    from rich.text import Text
+
+    console.print(Text(f"--- {left}\n+++ {right}", style="dim"), highlight=False)
+    if stat:
+        screens.emit(console, body.splitlines())
+        return
+    from rich.syntax import Syntax
+
+    console.print(Syntax(body, "diff", theme="ansi_dark", background_color="default", word_wrap=True))

@@ -125,12 +125,9 @@ def status_lines(title: str, rows: Sequence[dict[str, Any]], width: int, *, foot
     w_service = max(len("Service"), *(len(", ".join(s)) for s in services))
     fixed = 2 + 3 + 2 + 2 + 2 + w_state + (2 + w_spent if w_spent else 0)
     w_title = max(len("Step"), *(len(r["title"]) for r in rows))
-    if fixed + w_service + w_title > width:  # services one per line first, then wrap the titles
-        w_service = max(len("Service"), *(len(n) for s in services for n in s))
-        w_title = max(MIN_TEXT, min(w_title, width - fixed - w_service))
-
-    if w_service < max(len(", ".join(s)) for s in services):  # one name a line, with its comma
+    if fixed + w_service + w_title > width:  # services one per line (with its comma) first, then wrap the titles
         w_service = max(len("Service"), *(len(n) + (i < len(s) - 1) for s in services for i, n in enumerate(s)))
+        w_title = max(MIN_TEXT, min(w_title, width - fixed - w_service))
 
     def cells(row: dict[str, Any], names: list[str], time: str) -> list[tuple[str, str, str]]:
         title_lines = wrap(row["title"], w_title)
