@@ -14,40 +14,27 @@ MAX_DIFF_LINES = 60
 class RichPresenter:
     """Shows each stage of a demo step with Rich; waits for Enter between steps unless told not to."""
 
-    def __init__(self, pause: bool):
+    def __init__(self, pause: bool, last: int = 13):
         from workshop.cli import render
 
         self.out = render.out_console()
         self.wait = pause
+        self.last = last  # the last step's number, from the course
 
     def card(self, step, why: str) -> None:
-        from rich.panel import Panel
-        from rich.rule import Rule
+        from workshop.cli import tables
 
-        self.out.print(Rule(f"[bold]Step {step.number} of 13[/]", align="left"))
-        kinds = ", ".join(step.kinds)
-        self.out.print(Panel(why or step.title, title=f"[bold]{step.title}[/]", subtitle=f"{kinds} · {', '.join(step.services)}",
-                             title_align="left", subtitle_align="left"))
+        tables.demo_card(self.out, step, self.last, why)
 
     def pictures(self, before: list[str], after: list[str]) -> None:
-        from rich.panel import Panel
+        from workshop.cli import tables
 
-        if before == after:
-            self.out.print(Panel("\n".join(after), title="Architecture (unchanged by this step)", title_align="left"))
-            return
-        self.out.print(Panel("\n".join(before), title="Before", title_align="left", border_style="dim"))
-        self.out.print(Panel("\n".join(after), title="After", title_align="left", border_style="green"))
+        tables.demo_pictures(self.out, before, after)
 
     def diff(self, text: str) -> None:
-        from rich.syntax import Syntax
+        from workshop.cli import tables
 
-        if not text.strip():
-            return
-        lines = text.rstrip("\n").splitlines()
-        shown = "\n".join(lines[:MAX_DIFF_LINES])
-        self.out.print(Syntax(shown, "diff", theme="ansi_dark", background_color="default", word_wrap=False))
-        if len(lines) > MAX_DIFF_LINES:
-            self.out.print(f"[dim]... {len(lines) - MAX_DIFF_LINES} more lines (`workshop diff --step N` shows them all)[/]")
+        tables.demo_diff(self.out, text, MAX_DIFF_LINES)
 
     def solved(self, step, outcome) -> None:
         from workshop.cli import render
@@ -66,40 +53,14 @@ class RichPresenter:
         render.verify_table(report)
 
     def pause(self, step) -> None:
-        if self.wait and step.number < 13:
+        if self.wait and step.number < self.last:
             typer.prompt("Press Enter for the next step", default="", show_default=False, prompt_suffix=" ", err=True)
 
 
 def _summary(summary, target_name: str) -> None:
-    from rich.table import Table
+    from workshop.cli import tables
 
-    from workshop.cli import render
-
-    out = render.out_console()
-    table = Table(title="Demo summary", title_justify="left")
-    for column in ("#", "Step", "Result", "Time", "of which deploys"):
-        table.add_column(column, justify="right" if column in ("#", "Time", "of which deploys") else "left")
-    for r in summary.results:
-        table.add_row(str(r.step.number), r.step.title, "[green]verified[/]" if r.passed else "[red]failed[/]",
-                      f"{r.seconds:.1f}s", f"{r.deploy_seconds:.1f}s" if r.deploy_seconds else "")
-    out.print(table)
-    http, sns = summary.ride("ride-recorded"), summary.ride("ride-recorded-sns")
-    if http or sns:
-        label = " (emulator figures: compare the shapes, not the numbers)" if target_name == "local" else ""
-        out.print(f"[bold]Ride latency, HTTP path against SNS path[/]{label}")
-        rows = [(name, ride) for name, ride in (("HTTP path (step 4)", http), ("SNS path (step 12)", sns)) if ride]
-        scale = max(max(ride.get("http_ms", 0), ride.get("record_ms", 0)) for _, ride in rows) or 1
-        for name, ride in rows:
-            for what, key in (("rider waits", "http_ms"), ("ride recorded", "record_ms")):
-                value = ride.get(key, 0)
-                bar = "█" * max(1, round(40 * value / scale))
-                out.print(f"  {name:<20} {what:<14} [cyan]{bar}[/] {value} ms", highlight=False)
-    from workshop.instructor import cost
-
-    estimate = cost.estimate()
-    out.print(f"[bold]Cost at the module's inputs[/] (10,000,000 requests, 100 ms, 128 MB, us-east-1): HTTP path "
-              f"${estimate.http.total:,.2f} a month, SNS path ${estimate.sns.total:,.2f}, saving ${estimate.saving:,.2f} "
-              "(`workshop cost` for other inputs).", highlight=False)
+    tables.demo_summary(summary, target_name)
 
 
 @app.command()
@@ -147,7 +108,7 @@ def demo(
         rctx = rollout.Context.open(root, chosen)
         _confirm_account(session, chosen, rctx, yes)
         render.note(f"Demo workspace: {root} (target {chosen.name}, stage {chosen.stage}).")
-        summary = core.run(session, rctx, RichPresenter(pause=not yes), first, last)
+        summary = core.run(session, rctx, RichPresenter(pause=not yes, last=loaded.steps[-1].number), first, last)
         _summary(summary, chosen.name)
         if chosen.name == "aws":
             render.out_console().print("Resources are still deployed: run `workshop teardown --workspace "

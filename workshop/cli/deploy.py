@@ -50,50 +50,36 @@ def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
     session.save()
 
 
-class _Spinner:
-    """A Rich status line on stderr showing the current action and CloudFormation event of a deploy context."""
+def _Spinner(rctx):  # noqa: N802 - kept for the modules that import it by this name; the class is cli/spinner.py's
+    from workshop.cli.spinner import DeploySpinner
 
-    def __init__(self, rctx) -> None:
-        from workshop.cli import render
-        from workshop.deploy import osls as deploy
+    return DeploySpinner(rctx)
 
-        self.base = ""
-        self._status = render.err_console().status("starting")
-        self._event = deploy.current_event
-        rctx.announce, rctx.on_line = self.announce, self.on_line
 
-    def announce(self, message: str) -> None:
-        self.base = message
-        self._status.update(message)
+def _service(given: str | None, command: str, allow_all: bool) -> str:
+    """The service folder named on the command line (short names too); none named: the choices, in one line."""
+    from workshop.deploy import rollout, summary
+    from workshop.errors import BadInput
 
-    def on_line(self, line: str) -> None:
-        event = self._event(line)
-        if event:
-            self._status.update(f"{self.base}  [dim]{event}[/]")
-
-    def __enter__(self):
-        self._status.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._status.__exit__(*exc)
+    if given is None:
+        raise BadInput(f"Name a service: {summary.choices('all' if allow_all else '')}, e.g. `workshop {command} ride-record`.")
+    return given if allow_all and given == "all" else rollout.check_service(given)
 
 
 @app.command("deploy")
 def deploy_command(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="`wild-rydes`, `wild-rydes-ride-record` or `all`.", show_default=False)],
+    service: Annotated[str | None, typer.Argument(help="`wild-rydes`, `ride-record` (wild-rydes-ride-record) or `all`.", show_default=False)] = None,
     recreate: Annotated[bool, typer.Option("--recreate", help="Remove the service's stack first, then deploy (repairs drift).")] = False,
     target: TargetOpt = None, stage: StageOpt = None, region: RegionOpt = None, profile: ProfileOpt = None, yes: YesOpt = False,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
-    from workshop.cli import render
+    from workshop.cli import render, tables
     from workshop.deploy import rollout
 
+    service = _service(service, "deploy", allow_all=True)
     session = open_session(ctx, workspace_dir)
-    if service != "all":
-        rollout.check_service(service)
     chosen = _target(session, target, stage, region, profile)
     rctx = rollout.Context.open(session.root, chosen)
     _confirm_account(session, chosen, rctx, yes)
@@ -109,8 +95,12 @@ def deploy_command(
         render.note(f"{run.action} {run.service}: {run.seconds:.1f}s (log: {run.log})")
     if replayed:
         render.note(f"{replayed} earlier deploys were replayed from the checkpoints so the target had what your files need.")
+    from workshop.deploy import summary
+
     render.success(f"Deployed {service} to {chosen.name} (stage {chosen.stage}, {chosen.region}).")
-    render.out_console().print("Next: `workshop verify`.", highlight=False)
+    last = {run.service: run for run in rctx.runs if run.action == "deploy"}  # a replayed deploy comes before the learner's
+    tables.deploy_summary({name: summary.osls_summary(run.log) for name, run in last.items()},
+                          summary.next_command(session.current(), None if service == "all" else service))
 
 
 def deploy_to_step(session, step) -> None:
@@ -134,7 +124,7 @@ def teardown(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Remove both services from the target, then list any workshop resource still there."""
-    from workshop.cli import render
+    from workshop.cli import render, tables
     from workshop.deploy import inventory, rollout
 
     session = open_session(ctx, workspace_dir)
@@ -147,14 +137,7 @@ def teardown(
     for service in removed:
         render.note(f"removed {service}")
     if left:
-        from rich.table import Table
-
-        table = Table(title=f"Still on {chosen.name} (stage {chosen.stage})", title_justify="left")
-        table.add_column("Kind")
-        table.add_column("Name")
-        for kind, name in left:
-            table.add_row(kind, name)
-        render.out_console().print(table)
+        tables.leftovers(f"Still on {chosen.name} (stage {chosen.stage})", left)
         if check:
             render.out_console().print("Run `workshop teardown` to remove the two stacks.", highlight=False)
             return
@@ -168,7 +151,7 @@ def doctor(
     profile: ProfileOpt = None, as_json: JsonOpt = False, workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Check Python, Node, osls, git and the target (reachability, identity, region, stage)."""
-    from workshop.cli import render
+    from workshop.cli import render, tables
     from workshop.course import workspace
     from workshop.deploy import doctor as core
     from workshop.deploy import targets
@@ -181,14 +164,7 @@ def doctor(
     if as_json:
         render.print_json({"ok": ok, "checks": [f.to_json() for f in findings]})
     else:
-        from rich.table import Table
-
-        table = Table(title="workshop doctor", title_justify="left")
-        for column in ("", "Check", "Found", "Fix"):
-            table.add_column(column)
-        for f in findings:
-            table.add_row("[green]ok[/]" if f.ok else "[red]fail[/]", f.name, f.detail, "" if f.ok else f.fix)
-        render.out_console().print(table)
+        tables.doctor(findings)
     if not ok:
         raise typer.Exit(1)
 
@@ -196,14 +172,14 @@ def doctor(
 @app.command("test")
 def test_command(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="`wild-rydes` or `wild-rydes-ride-record`.", show_default=False)],
+    service: Annotated[str | None, typer.Argument(help="`wild-rydes` or `ride-record` (wild-rydes-ride-record).", show_default=False)] = None,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Run a service's own unit tests (offline: in-process moto, no account)."""
-    from workshop.deploy import rollout, unit_tests
+    from workshop.deploy import unit_tests
 
+    service = _service(service, "test", allow_all=False)
     session = open_session(ctx, workspace_dir)
-    rollout.check_service(service)
     code = unit_tests.run(session.root / service, stream=sys.stdout)
     if code != 0:
         from workshop.cli import render

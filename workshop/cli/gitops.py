@@ -190,15 +190,9 @@ def backups_(ctx: typer.Context, workspace_dir: WorkspaceOpt = None, as_json: Js
     if not found:
         render.success("No backups yet: reset, solve and restore make one before they change a file.")
         return
-    from rich.table import Table
+    from workshop.cli import tables
 
-    table = Table(title="Backups (oldest first)", title_justify="left")
-    table.add_column("Name", no_wrap=True, overflow="fold")
-    table.add_column("Created (UTC)", no_wrap=True)
-    table.add_column("Files", justify="right")
-    for backup in found:
-        table.add_row(backup.name, backup.created, str(backup.files))
-    render.out_console().print(table)
+    tables.backups(found)
     render.out_console().print(f"Restore one with `workshop restore NAME`, e.g. `workshop restore {found[-1].name}`.", highlight=False, soft_wrap=True)
 
 

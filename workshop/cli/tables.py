@@ -1,0 +1,163 @@
+"""The tables and panels of the less frequent screens (doctor, teardown, backups, cost, the demo), built from core results.
+
+Values from outside (names, paths, AWS answers) are `Text`, never markup. Columns that hold names never cut them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+
+def _out():
+    from workshop.cli import render
+
+    return render.out_console()
+
+
+def leftovers(title: str, left: Iterable[tuple[str, str]]) -> None:
+    """`workshop teardown`: what of the workshop is still on the target."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("Kind", no_wrap=True)
+    table.add_column("Name", overflow="fold")
+    for kind, name in left:
+        table.add_row(Text(kind), Text(name))
+    _out().print(table)
+
+
+def doctor(findings: Sequence[Any]) -> None:
+    """`workshop doctor`: one row per finding; the Fix column only when something fails."""
+    failing = any(not f.ok for f in findings)
+    table = Table(title="workshop doctor", title_justify="left")
+    for column in ("", "Check", "Found", *(("Fix",) if failing else ())):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        mark = Text("ok", style="green") if f.ok else Text("fail", style="red")
+        table.add_row(mark, Text(f.name), Text(f.detail), *((Text("" if f.ok else f.fix),) if failing else ()))
+    _out().print(table)
+
+
+def backups(found: Sequence[Any]) -> None:
+    """`workshop backups`: name, creation time and file count, oldest first."""
+    table = Table(title="Backups (oldest first)", title_justify="left")
+    table.add_column("Name", no_wrap=True, overflow="fold")
+    table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Files", justify="right")
+    for backup in found:
+        table.add_row(Text(backup.name), Text(backup.created), str(backup.files))
+    _out().print(table)
+
+
+def deploy_summary(summaries: Mapping[str, list[str]], next_command: str) -> None:
+    """After a deploy: what osls reported for each service (endpoints, functions, stack outputs), then the next command."""
+    from workshop.cli import screens
+
+    console = _out()
+    for service, lines in summaries.items():
+        if not lines:
+            continue
+        screens.emit(console, [Text(f"{service}:", style="bold")])
+        screens.emit(console, [Text("  " + line.removeprefix("✔ ").rstrip()) for line in lines if line.strip()])
+    screens.emit(console, [Text.assemble("Next: ", (f"`{next_command}`", "bold"), ".")])
+
+
+def cost(estimate: Any) -> None:
+    """`workshop cost`: the two paths side by side, the saving, and the notes on what was assumed."""
+    from workshop.instructor.cost import _num  # one number format for the table and the worked answer
+
+    console = _out()
+    i, prices = estimate.inputs, estimate.prices
+    billed = "" if estimate.billed_ms == i.duration_ms else f" (billed {estimate.billed_ms:,} ms)"
+    table = Table(title=f"PutRideRecord a month: {i.requests:,} requests, {_num(i.duration_ms)} ms{billed}, "
+                  f"{i.memory_mb:,} MB, {i.arch}", title_justify="left")
+    door = "API Gateway HTTP API" if i.http_api else "API Gateway REST API"
+    table.add_column("Component")
+    table.add_column("Arithmetic", style="dim")
+    table.add_column(f"HTTP path\n{door} + Lambda", justify="right")
+    table.add_column("SNS path\nSNS + Lambda", justify="right")
+    for label, http_line, sns_line in estimate.rows():
+        working = (http_line or sns_line).working
+        table.add_row(label, working, _cell(http_line), _cell(sns_line))
+    table.add_section()
+    table.add_row("[bold]Total[/]", "", f"[bold]${estimate.http.total:,}[/]", f"[bold]${estimate.sns.total:,}[/]")
+    console.print(table)
+    console.print(
+        f"The SNS path saves [bold green]${estimate.saving:,}[/] a month "
+        f"({estimate.saving_percent}% of the HTTP path): Lambda costs the same, only the front door changes.",
+        highlight=False,
+    )
+    notes = [
+        f"Prices: {prices.region}, taken {prices.taken.isoformat()}, amounts rounded to the cent.",
+        "Free tier applied." if i.free_tier else "No free tier (add --free-tier).",
+    ]
+    if not i.with_table:
+        notes.append("DynamoDB writes left out, the same on both paths (add --with-table).")
+    if not i.http_api:
+        notes.append("Try --http-api for the cheaper API Gateway.")
+    console.print(f"[dim]{' '.join(notes)}[/]", highlight=False)
+
+
+def _cell(line: Any) -> str:
+    return "[dim]-[/]" if line is None else f"${line.billed:,}"
+
+
+def demo_card(console, step: Any, last_number: int, why: str) -> None:
+    from rich.panel import Panel
+    from rich.rule import Rule
+
+    console.print(Rule(f"[bold]Step {step.number} of {last_number}[/]", align="left"))
+    subtitle = Text(f"{', '.join(step.kinds)} · {', '.join(step.services)}")
+    console.print(Panel(Text(why or step.title), title=Text(step.title, style="bold"), subtitle=subtitle,
+                        title_align="left", subtitle_align="left"))
+
+
+def demo_pictures(console, before: list[str], after: list[str]) -> None:
+    from rich.panel import Panel
+
+    if before == after:
+        console.print(Panel(Text("\n".join(after)), title="Architecture (unchanged by this step)", title_align="left"))
+        return
+    console.print(Panel(Text("\n".join(before)), title="Before", title_align="left", border_style="dim"))
+    console.print(Panel(Text("\n".join(after)), title="After", title_align="left", border_style="green"))
+
+
+def demo_diff(console, text: str, max_lines: int) -> None:
+    from rich.syntax import Syntax
+
+    if not text.strip():
+        return
+    lines = text.rstrip("\n").splitlines()
+    console.print(Syntax("\n".join(lines[:max_lines]), "diff", theme="ansi_dark", background_color="default", word_wrap=True))
+    if len(lines) > max_lines:
+        console.print(Text(f"... {len(lines) - max_lines} more lines (`workshop diff --step N` shows them all)", style="dim"))
+
+
+def demo_summary(summary: Any, target_name: str) -> None:
+    out = _out()
+    table = Table(title="Demo summary", title_justify="left")
+    for column in ("#", "Step", "Result", "Time", "of which deploys"):
+        table.add_column(column, justify="right" if column in ("#", "Time", "of which deploys") else "left")
+    for r in summary.results:
+        table.add_row(str(r.step.number), Text(r.step.title), Text("verified", style="green") if r.passed else Text("failed", style="red"),
+                      f"{r.seconds:.1f}s", f"{r.deploy_seconds:.1f}s" if r.deploy_seconds else "")
+    out.print(table)
+    http, sns = summary.ride("ride-recorded"), summary.ride("ride-recorded-sns")
+    if http or sns:
+        label = " (emulator figures: compare the shapes, not the numbers)" if target_name == "local" else ""
+        out.print(f"[bold]Ride latency, HTTP path against SNS path[/]{label}")
+        rows = [(name, ride) for name, ride in (("HTTP path (step 4)", http), ("SNS path (step 12)", sns)) if ride]
+        scale = max(max(ride.get("http_ms", 0), ride.get("record_ms", 0)) for _, ride in rows) or 1
+        for name, ride in rows:
+            for what, key in (("rider waits", "http_ms"), ("ride recorded", "record_ms")):
+                value = ride.get(key, 0)
+                bar = "█" * max(1, round(40 * value / scale))
+                out.print(f"  {name:<20} {what:<14} [cyan]{bar}[/] {value} ms", highlight=False)
+    from workshop.instructor import cost
+
+    estimate = cost.estimate()
+    out.print(f"[bold]Cost at the module's inputs[/] (10,000,000 requests, 100 ms, 128 MB, us-east-1): HTTP path "
+              f"${estimate.http.total:,.2f} a month, SNS path ${estimate.sns.total:,.2f}, saving ${estimate.saving:,.2f} "
+              "(`workshop cost` for other inputs).", highlight=False)
