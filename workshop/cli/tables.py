@@ -60,7 +60,11 @@ def deploy_summary(summaries: Mapping[str, list[str]], next_command: str) -> Non
         if not lines:
             continue
         screens.emit(console, [Text(f"{service}:", style="bold")])
-        screens.emit(console, [Text("  " + line.removeprefix("✔ ").rstrip()) for line in lines if line.strip()])
+        for line in lines:
+            line = line.removeprefix("✔ ").rstrip()
+            if line:
+                indent = "  " + line[: len(line) - len(line.lstrip())]
+                screens.emit(console, screens.hanging(Text(indent), line.lstrip(), console.width, indent=len(indent) + 2))
     screens.emit(console, [Text.assemble("Next: ", (f"`{next_command}`", "bold"), ".")])
 
 
