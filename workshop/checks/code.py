@@ -107,7 +107,9 @@ def request_ride_publishes(ctx) -> Result:
     fn = sls.functions(doc).get("RequestRide") or {}
     env = sls.environment(doc, fn)
     if not sls.refers_to(sls.resolve(env.get("RIDES_SNS_TOPIC_ARN"), doc), TOPIC, TOPIC_ARN_ATTRS):
-        return failed(f"RIDES_SNS_TOPIC_ARN is {env.get('RIDES_SNS_TOPIC_ARN')!r}", f"RIDES_SNS_TOPIC_ARN: Ref {TOPIC}",
+        seen = ("RequestRide has no RIDES_SNS_TOPIC_ARN in its `environment:`" if env.get("RIDES_SNS_TOPIC_ARN") is None
+                else f"RIDES_SNS_TOPIC_ARN is {env.get('RIDES_SNS_TOPIC_ARN')!r}")
+        return failed(seen, f"RIDES_SNS_TOPIC_ARN: Ref {TOPIC}",
                       f"In {WR_YML}, set RequestRide's `environment:` `RIDES_SNS_TOPIC_ARN: {{Ref: {TOPIC}}}`.")
     if "RIDE_RECORD_URL" in env:
         return failed("RequestRide's environment still sets RIDE_RECORD_URL", "no RIDE_RECORD_URL",

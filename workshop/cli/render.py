@@ -191,3 +191,11 @@ def diff(left: str, right: str, text: str, *, stat: bool = False) -> None:
     from rich.syntax import Syntax
 
     console.print(Syntax(body, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
+
+
+def ride_spreads(spreads, recorded: int, total: int) -> None:
+    """After `ride -n N`: min, median and max of each latency."""
+    console = out_console()
+    console.print(f"{recorded} of {total} rides recorded.", highlight=False, markup=False)
+    for s in spreads:
+        console.print(f"  {s.label:<12} min {s.low} ms, median {s.median} ms, max {s.high} ms", highlight=False, markup=False)

@@ -46,6 +46,8 @@ def ride(
     if as_json:
         render.print_json({"target": targets.resolve(session.state.target).to_json(), "rides": [_ride_json(o) for o in outcomes]})
     failures = [o for o in outcomes if "problem" in o]
+    if count > 1 and not as_json:
+        render.ride_spreads(rides.spreads(outcomes), len(outcomes) - len(failures), len(outcomes))
     if failures and not as_json:
         r = failures[0]["problem"]
         render.error_line(f"{len(failures)} of {len(outcomes)} rides did not make it into the table: {r.fix}")
@@ -68,8 +70,11 @@ def _print_ride(o: dict) -> None:
     j = _ride_json(o)
     out = render.out_console()
     if j["recorded"]:
+        from workshop.instructor import rides
+
         out.print(f"[green]201[/] ride {j['ride_id']} ({j['unicorn']}): answered in {j['http_ms']} ms, in DynamoDB after "
-                  f"{j['record_ms']} ms, recorded via [bold]{(j['path'] or 'unknown').upper()}[/] ({j['evidence']})", highlight=False)
+                  f"{j['record_ms']} ms, recorded via [bold]{(j['path'] or 'unknown').upper()}[/] ({rides.how_known(j['evidence'])})",
+                  highlight=False)
     else:
         from rich.markup import escape
 
@@ -104,5 +109,7 @@ def logs(
             shown += 1
     except KeyboardInterrupt:
         return
-    if shown == 0:
+    if shown == 0 and (gone := rides.gone_function(session.root, target, function)):
+        render.note(gone)
+    elif shown == 0:
         render.note(f"No log lines from {name} in the last {since}. Request a ride (`workshop ride`) or widen `--since`.")
