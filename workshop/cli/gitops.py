@@ -243,9 +243,8 @@ def restore(
     render.success(f"Restored {name} ({len(outcome.changed)} files changed).")
     _changed_files(outcome)
     _backup_lines(outcome, session.root)
-    render.out_console().print(
-        f"The current step stayed at step {current.number} ({current.title}): restoring files does not move it. "
-        "`workshop goto N` moves it; `workshop restore --last` undoes this restore.", highlight=False, markup=False, soft_wrap=True)
+    render.paragraph(f"The current step stayed at step {current.number} ({current.title}): restoring files does not move it. "
+                     "`workshop goto N` moves it; `workshop restore --last` undoes this restore.")
 
 
 @dev_app.command("record", context_settings=STEP_SETTINGS)

@@ -199,3 +199,11 @@ def ride_spreads(spreads, recorded: int, total: int) -> None:
     console.print(f"{recorded} of {total} rides recorded.", highlight=False, markup=False)
     for s in spreads:
         console.print(f"  {s.label:<12} min {s.low} ms, median {s.median} ms, max {s.high} ms", highlight=False, markup=False)
+
+
+def paragraph(text: str, style: str = "") -> None:
+    """Plain text (never markup) wrapped at spaces for the terminal's width, never inside a `command`, a path or a URL."""
+    from workshop.cli import screens
+
+    console = out_console()
+    screens.emit(console, screens.hanging("", text, console.width, style=style))
