@@ -29,15 +29,18 @@ def leftovers(title: str, left: Iterable[tuple[str, str]]) -> None:
 
 
 def doctor(findings: Sequence[Any]) -> None:
-    """`workshop doctor`: one row per finding; the Fix column only when something fails."""
-    failing = any(not f.ok for f in findings)
-    table = Table(title="workshop doctor", title_justify="left")
-    for column in ("", "Check", "Found", *(("Fix",) if failing else ())):
-        table.add_column(column, overflow="fold")
+    """`workshop doctor`: one line per finding (wrapped, paths whole); the fix under a failing one."""
+    from workshop.cli import screens
+
+    console = _out()
+    width = max(len(f.name) for f in findings)
+    lines = [Text("workshop doctor", style="bold")]
     for f in findings:
-        mark = Text("ok", style="green") if f.ok else Text("fail", style="red")
-        table.add_row(mark, Text(f.name), Text(f.detail), *((Text("" if f.ok else f.fix),) if failing else ()))
-    _out().print(table)
+        mark = Text(f"  {'ok' if f.ok else 'fail':<5} ", style="green" if f.ok else "red") + Text(f"{f.name:<{width}}  ")
+        lines += screens.hanging(mark, f.detail, console.width)
+        if not f.ok and f.fix:
+            lines += screens.hanging(Text(" " * (len(mark.plain) - 5)) + Text("fix: ", style="bold"), f.fix, console.width)
+    screens.emit(console, lines)
 
 
 def backups(found: Sequence[Any]) -> None:
