@@ -72,11 +72,17 @@ def test_verify_failed_shows_only_what_fails(learner):
     assert failed.stdout.count("  fail ") + failed.stdout.count("  error ") == every.stdout.count("  fail ") + every.stdout.count("  error ")
 
 
-def test_verify_json_has_no_spinner_and_the_same_shape(learner):
+def test_verify_shows_a_spinner_on_a_terminal_but_none_with_json(learner):
     root = learner(2, current=2)
+    shown = run("verify", "--workspace", str(root), terminal=True)
+    assert shown.exit_code == 0, shown.output
+    assert "http-function-declared" in shown.stderr or "starting the checks" in shown.stderr, shown.stderr
     result = run("verify", "--json", "--workspace", str(root), terminal=True)
     assert result.exit_code == 0, result.output
     assert set(json.loads(result.stdout)) == {"step", "passed", "checks"}
+    assert "running" not in result.stderr and "starting the checks" not in result.stderr
+    piped = run("verify", "--workspace", str(root))
+    assert "starting the checks" not in piped.stderr and "running" not in piped.stderr
 
 
 def test_check_spinner_names_the_running_check_and_counts_down():
