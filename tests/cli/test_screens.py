@@ -260,3 +260,31 @@ def test_the_welcome_does_not_send_the_learner_to_show_again(learner):
     root = learner(-1, current=0)
     result = run("show", "--workspace", str(root))
     assert "Welcome" in result.stdout and "Run `workshop show` to begin" not in result.stdout
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_doctor_lines_fit_and_keep_paths_whole(width, tmp_path):
+    result = run("doctor", "--workspace", str(tmp_path), width=width)
+    out = result.stdout
+    assert_fits(out, width)
+    from workshop.deploy import tools
+
+    node, _ = tools.node_binary()
+    words_whole(out, [str(node)])
+    assert "fix: run `workshop init DIR`" in " ".join(out.split()) and "Fix " not in out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_backups_table_fits_with_whole_names(initialised, width):
+    for step in ("2", "3"):
+        (initialised / "wild-rydes" / "mine.txt").write_text(step)
+        assert run("reset", "--step", step, "--workspace", str(initialised)).exit_code == 0
+    result = run("backups", "--workspace", str(initialised), width=width)
+    assert result.exit_code == 0
+    from workshop.checkpoints import backups
+    from workshop.checkpoints.repo import open_repo
+
+    names = [b.name for b in backups.list_all(open_repo(initialised))]
+    words_whole(result.stdout, names)
+    table = result.stdout.split("Restore one with")[0]
+    assert_fits(table, width)

@@ -141,3 +141,42 @@ def test_the_cli_command_starts_and_quits_on_q(learner, cli):
     result = cli("watch", "--workspace", str(root), input="q")
     assert result.exit_code == 0, result.output
     assert "watching step 2" in result.stdout and "Stopped watching" in result.stdout
+
+
+def test_d_deploys_only_when_pressed_then_v_runs_the_live_checks(learner, monkeypatch):
+    from workshop.checks import runner
+    from workshop.checks.runner import Report
+    from workshop.deploy import rollout
+
+    deployed, verified = [], []
+
+    class FakeContext:
+        runs: list = []
+
+        @classmethod
+        def open(cls, root, target, **kwargs):
+            return cls()
+
+    monkeypatch.setattr(rollout, "Context", FakeContext)
+    monkeypatch.setattr(rollout, "deploy_one", lambda ctx, service, **kw: deployed.append(service))
+    monkeypatch.setattr(rollout, "deploy_all", lambda *a, **kw: deployed.append("all"))
+    monkeypatch.setattr(runner, "run_step", lambda session, step, **kw: verified.append(step.id) or Report(step, []))
+    monkeypatch.setattr("workshop.cli.spinner.DeploySpinner", lambda rctx: __import__("contextlib").nullcontext())
+
+    root = learner(2, current=3)  # step 3 deploys ride-record; its files are right
+    loop, con, events, thread = start(root)
+    at = wait_for(con, "files are right: run `workshop deploy wild-rydes-ride-record` (press d)")
+    time.sleep(0.5)
+    (root / "wild-rydes-ride-record" / "serverless.yml").write_text((root / "wild-rydes-ride-record" / "serverless.yml").read_text() + "\n")
+    at = wait_for(con, "watching step 3", after=at)
+    wait_for(con, "(press d)", after=at)
+    assert deployed == [] and verified == []  # saves never deploy nor run the live checks
+    events.put(("key", "d"))
+    at = wait_for(con, "files are right: press v to run the live checks", after=at)
+    assert deployed == ["wild-rydes-ride-record"] and verified == []
+    events.put(("key", "v"))
+    wait_for(con, "live checks:", after=at)
+    assert verified == ["deploy-http-function"]
+    events.put(("key", "q"))
+    thread.join(20)
+    assert not thread.is_alive()
