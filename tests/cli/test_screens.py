@@ -288,3 +288,17 @@ def test_backups_table_fits_with_whole_names(initialised, width):
     words_whole(result.stdout, names)
     table = result.stdout.split("Restore one with")[0]
     assert_fits(table, width)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_page_urls_are_never_split(learner, width):
+    from workshop.course import model as course
+
+    root = learner(0, current=0)
+    for step in course.load().steps:
+        result = run("show", str(step.number), "--no-pager", "--workspace", str(root), width=width)
+        assert result.exit_code == 0, result.output
+        urls = {u.rstrip(".,:;") for u in re.findall(r"https?://[^\s)>\]`*]+", step.text())}
+        words_whole(result.stdout, sorted(urls))
+        assert "WSURL" not in result.stdout
+        assert_fits("\n".join(line for line in result.stdout.splitlines() if "http" not in line), width)

@@ -55,14 +55,37 @@ def status_table(title: str, rows: Iterable[dict[str, Any]], *, complete: bool =
 
 
 def markdown(text: str, title: str | None = None) -> None:
-    """Render a markdown document (a step, a question)."""
-    from rich.markdown import Markdown
+    """Render a markdown document (a step, a question); URLs are never split across lines."""
     from rich.rule import Rule
 
     console = out_console()
     if title:
-        console.print(Rule(f"[bold]{title}[/]", align="left"))
-    console.print(Markdown(text))
+        console.print(Rule(f"[bold]{escape_markup(title)}[/]", align="left"))
+    sys.stdout.write(rendered_markdown(console, text))
+    sys.stdout.flush()
+
+
+def rendered_markdown(console, text: str) -> str:
+    """Markdown rendered for `console`, with every bare URL whole on its line (a URL wider than the room runs past the
+    edge instead of being folded: it stays one word to copy or click). Trailing padding is dropped."""
+    import re
+
+    from rich.markdown import Markdown
+
+    urls: dict[str, str] = {}
+
+    def hold(match: re.Match) -> str:
+        token = f"WSURL{len(urls):04d}Z"
+        urls[token] = match.group(0)
+        return token
+
+    held = re.sub(r"(?<!\]\()https?://[^\s)>\]`*]+[^\s)>\]`*.,;:]", hold, text)
+    with console.capture() as captured:
+        console.print(Markdown(held))
+    out = captured.get()
+    for token, url in urls.items():
+        out = out.replace(token, url)
+    return "\n".join(re.sub(r" +((?:\x1b\[[0-9;]*m)*)$", r"\1", line) for line in out.split("\n"))
 
 
 def hints(step_title: str, revealed: list[str], total: int) -> None:
@@ -100,23 +123,15 @@ def verify_table(report, *, only_failed: bool = False) -> None:
 
 def step_page(text: str, title: str, *, welcome: tuple[str, str] | None = None, pager: bool = True) -> None:
     """A step's page (after the welcome, the first time). In a terminal, a page longer than the screen goes through a pager."""
-    from rich.markdown import Markdown
     from rich.rule import Rule
 
     console = out_console()
-    parts: list = []
-    if welcome is not None:
-        parts += [Rule(f"[bold]{escape_markup(welcome[0])}[/]", align="left"), Markdown(welcome[1])]
-    parts += [Rule(f"[bold]{escape_markup(title)}[/]", align="left"), Markdown(text)]
-    if not (pager and console.is_terminal):
-        for part in parts:
-            console.print(part)
-        return
-    with console.capture() as captured:
-        for part in parts:
-            console.print(part)
-    shown = captured.get()
-    if shown.count("\n") < console.height - 2 or not _pager(shown):
+    shown = ""
+    for heading, body in ([welcome] if welcome is not None else []) + [(title, text)]:
+        with console.capture() as captured:
+            console.print(Rule(f"[bold]{escape_markup(heading)}[/]", align="left"))
+        shown += captured.get() + rendered_markdown(console, body)
+    if not (pager and console.is_terminal) or shown.count("\n") < console.height - 2 or not _pager(shown):
         sys.stdout.write(shown)
         sys.stdout.flush()
 
@@ -147,15 +162,12 @@ def escape_markup(text: str) -> str:
 
 def step_intro(step, text: str) -> None:
     """After `next`: the new step's card and the first screen of its page, so moving on is one command."""
-    from rich.markdown import Markdown
 
     from workshop.cli import screens
 
     console = out_console()
     screens.emit(console, screens.step_card(step, console.width, lead="Now at step"))
-    with console.capture() as captured:
-        console.print(Markdown(text))
-    rendered = [line.rstrip() for line in captured.get().rstrip("\n").splitlines()]
+    rendered = [line.rstrip() for line in rendered_markdown(console, text).rstrip("\n").splitlines()]
     height = console.height if console.is_terminal else 30
     first, left = screens.first_screen(rendered, height)
     sys.stdout.write("\n".join(first) + "\n")
