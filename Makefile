@@ -10,11 +10,12 @@ PYTEST_ARGS ?=
 # Two workers, one test file each: the suite waits on node, git and the emulator more than on the CPU.
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: help setup test lint demo bench lock clean check-tools
+.PHONY: help setup test test-aws lint demo bench lock clean check-tools
 
 help:
 	@echo "make demo   set everything up, start the embedded emulator, run the instructor demo through every step"
 	@echo "make test   set everything up and run the tests (offline)"
+	@echo "make test-aws  the real-account kit: the whole demo as a learner of a prepared account, then teardown (docs/instructor.md)"
 	@echo "make lint   ruff and the import-layer contracts (make test runs it first)"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lock   re-pin requirements.lock from a fresh install (maintainers)"
@@ -40,6 +41,11 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The real-account kit (tests/account_kit): needs a class account prepared with docs/class-account.yml and a learner's
+# credentials (AWS_PROFILE or keys), takes 15-20 minutes and costs under a cent.
+test-aws: setup
+	WORKSHOP_AWS_TESTS=1 $(BIN)/python -m pytest tests/account_kit -m aws -v $(PYTEST_ARGS)
 
 # ruff for the code, import-linter for the layers (pyproject.toml holds both configurations).
 lint: setup

@@ -71,6 +71,8 @@ def _session_isolation(tmp_path_factory, _osls_cache):
     with pytest.MonkeyPatch.context() as mp:
         _scrub(mp, tmp_path_factory.mktemp("session-home"))
         mp.setenv("WORKSHOP_OSLS_CACHE", str(_osls_cache))
+        # One emulator-state signing key for the run: module-scoped emulators outlive a test's WORKSHOP_HOME.
+        mp.setenv("WORKSHOP_STATE_KEY_FILE", str(tmp_path_factory.mktemp("state-key") / "emulator-state.key"))
         yield
 
 

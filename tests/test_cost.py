@@ -266,6 +266,8 @@ def test_cli_json_other_inputs():
         (["--requests", "0"], "1 or more"),
         (["--requests", "lots"], "1 or more"),
         (["--requests", "2.5"], "whole number"),
+        (["--requests", "1e28"], "at most 1,000,000,000,000,000"),  # issue 13: past Decimal's precision, exit 3 before
+        (["--requests", "1000000000000001"], "at most"),
         (["--duration-ms", "0"], "from 1 to 900000 ms"),
         (["--duration-ms", "900001"], "from 1 to 900000 ms"),
         (["--duration-ms", "fast"], "from 1 to 900000 ms"),

@@ -92,3 +92,17 @@ def test_workshop_test_runs_the_services_own_tests_offline(tmp_path, cli, monkey
     failed = cli("test", "wild-rydes-ride-record")
     assert failed.exit_code == 1, failed.output
     assert "1 failed" in failed.output  # pytest's own summary reaches the learner
+
+
+def test_doctor_on_aws_without_credentials_reports_instead_of_stopping(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def no_credentials(target):
+        raise RuntimeError("Unable to locate credentials")
+
+    monkeypatch.setattr(targets, "caller_arn", no_credentials)
+    result = cli("doctor", "--target", "aws", "--json")
+    data = json.loads(result.stdout)
+    names = {c["name"]: c for c in data["checks"]}
+    assert result.exit_code == 1 and not names["stage"]["ok"] and "--stage" in names["stage"]["fix"]
+    assert not names["identity"]["ok"]  # the real cause, said by the identity finding

@@ -32,7 +32,8 @@ def test_aws_env_has_the_users_chain_and_no_endpoint(tmp_path):
     target = targets.Target("aws", stage="dev-ana", region="eu-west-1", profile="class")
     env = targets.deploy_env(target, endpoint=None, home=tmp_path, environ=USER_ENV)
     assert not any(k.startswith("AWS_ENDPOINT_URL") for k in env)
-    assert env["AWS_PROFILE"] == "class" and env["AWS_ACCESS_KEY_ID"] == "AKIAREAL" and env["AWS_SESSION_TOKEN"] == "real-token"
+    # --profile names the identity: the keys in the environment are not passed on, so osls cannot pick another one
+    assert env["AWS_PROFILE"] == "class" and "AWS_ACCESS_KEY_ID" not in env and "AWS_SESSION_TOKEN" not in env
     assert env["AWS_REGION"] == "eu-west-1" and env["AWS_CONFIG_FILE"] == "/home/learner/.aws/config"
     assert env["AWS_SHARED_CREDENTIALS_FILE"] == "/home/learner/.aws/credentials"
     assert "GITHUB_TOKEN" not in env and "SLS_AWS_MONITORING_FREQUENCY" not in env
@@ -59,7 +60,7 @@ def test_aws_client_never_follows_a_configured_endpoint(monkeypatch):
 
 
 def test_personal_stage_on_aws_and_dev_locally(monkeypatch):
-    monkeypatch.setattr(targets.getpass, "getuser", lambda: "Ana María")
+    monkeypatch.setattr(targets, "caller_arn", lambda target: "arn:aws:iam::123456789012:user/Ana María")
     assert targets.resolve({}, name="aws").stage == "dev-ana-mar-a"
     assert targets.resolve({}).stage == "dev"
     stored = {"name": "aws", "stage": "dev-ana-mar-a", "region": "eu-west-1"}

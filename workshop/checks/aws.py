@@ -13,6 +13,9 @@ SERVICES = (RR, WR)
 # Where a learner's deploy may have gone instead (probed only once a stack is missing from the target's region).
 PROBE_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"}
+# SNS says AuthorizationError where the other services say AccessDenied(Exception).
+DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnauthorizedAccess"}
 BAD_KEYS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidSignatureException"}
 ACTIVE = ["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE", "CREATE_IN_PROGRESS",
           "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS",
@@ -53,14 +56,21 @@ def translate(exc: Exception, ctx) -> Result | None:
         return errored("no region is set", "Name one: `workshop verify --region us-east-1`.")
     if isinstance(exc, ClientError):
         c = code(exc)
+        if c == "RequestExpired" or "Signature expired" in str(exc):
+            return errored("AWS refused the request as too old: your computer's clock is off",
+                           "Sync the clock (under WSL: `sudo hwclock -s`), then `workshop verify`.")
         if c in EXPIRED:
             return errored("your AWS credentials have expired", "Renew them (`aws sso login`, or fresh keys), then `workshop verify`.")
+        if c in THROTTLED:
+            return pending("AWS is throttling these calls (a class shares the account's limits)", "an answer from AWS",
+                           "Wait a minute, then `workshop verify` again.")
         if c in BAD_KEYS:
             return errored("AWS does not accept these credentials (unknown key or wrong secret)",
                            "Check `aws sts get-caller-identity` with the same profile, then `workshop verify`.")
-        if c in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
-            return errored(f"your credentials may not read this: {exc}"[:300],
-                           "Ask your instructor for the policy in docs/verify-iam-policy.json, or use an admin profile.")
+        if c in DENIED:
+            return errored(f"your AWS identity may not do this: {exc}"[:300],
+                           "Ask your instructor for the learner policy (docs/instructor.md), or name another profile: "
+                           "`workshop verify --profile NAME`.")
     return None
 
 
@@ -143,10 +153,24 @@ def _other_stages(ctx, service: str) -> list[str]:
     return sorted(set(names))
 
 
+def _probe(ctx, region: str, name: str) -> bool:
+    """Whether the stack is in another Region; a Region the organisation denies (or that is not enabled) is skipped."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return _describe(ctx.client("cloudformation", region=region), name) is not None
+    except ClientError as exc:
+        if code(exc) in DENIED or code(exc) in BAD_KEYS or code(exc) in THROTTLED:
+            return False
+        raise
+
+
 def _missing(ctx, service: str) -> Result:
     t = ctx.target
     name = t.stack(service)
-    stages = _other_stages(ctx, service)
+    # On a real account the other stages are other learners': never point at them (verifying one would record their
+    # deployment as this learner's and write rides into their table).
+    stages = _other_stages(ctx, service) if t.name == "local" else []
     if stages:
         shown = ", ".join(stages)
         return failed(f"{name} is not in {t.region}; {service} is deployed there to stage {shown}",
@@ -154,7 +178,7 @@ def _missing(ctx, service: str) -> Result:
                       f"Check that stage with `workshop verify --stage {stages[0]}`, or deploy this one: "
                       f"`workshop deploy {service} --stage {t.stage}`.")
     for region in PROBE_REGIONS:
-        if region != t.region and _describe(ctx.client("cloudformation", region=region), name) is not None:
+        if region != t.region and _probe(ctx, region, name):
             return failed(f"{name} is not in {t.region}, but it is in {region}", f"{name} in {t.region}",
                           f"Your deploy went to {region} (your credentials' default region?). Check it there with "
                           f"`workshop verify --region {region}`, or deploy to {t.region}: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -15,6 +16,9 @@ from workshop.checks.registry import RR, WR
 
 RECORD_TIMEOUT = {"local": 20.0, "aws": 30.0}
 LOG_TIMEOUT = {"local": 5.0, "aws": 20.0}  # CloudWatch Logs shows lines some seconds after they are written
+LOG_POLL = {"local": 0.5, "aws": 2.0}  # FilterLogEvents: 5 requests a second per account and Region, shared by a class
+SKEW = 900.0  # the RideId is searched 15 minutes either side of the request: clocks drift (WSL after sleep)
+MAX_LOG_PAGES = 10
 DLQ_TIMEOUT = {"local": 30.0, "aws": 20.0}
 DLQ_WAIT = 600.0  # --wait on real AWS: Lambda retries over about three minutes, then the DLQ
 PATHS = {"PutRideRecord": "http", "PutRideRecordHttp": "http", "PutRideRecordSns": "sns"}
@@ -30,13 +34,27 @@ def _url(ctx, path: str) -> str:
 
 
 def _post(url: str, body: dict) -> tuple[int, str]:
+    """POST JSON; an HTTP error is an answer, a TLS or network failure is the Problem said plainly."""
+    import ssl
+
+    import certifi
+
+    from workshop.checks.model import Problem, errored
+
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
+    # certifi's roots: a Python from python.org on macOS has none of its own until "Install Certificates" is run.
+    context = ssl.create_default_context(cafile=certifi.where()) if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
+        with urllib.request.urlopen(request, timeout=30, context=context) as answer:
             return answer.status, answer.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:  # TLS, DNS, refused, timed out
+        reason = getattr(exc, "reason", exc)
+        host = urllib.parse.urlsplit(url).netloc
+        raise Problem(errored(f"POST to {host} did not get an answer: {reason}"[:300],
+                              "Check your network (a proxy or VPN may block it), then `workshop verify` again.")) from None
 
 
 def _ms(seconds: float) -> int:
@@ -44,40 +62,64 @@ def _ms(seconds: float) -> int:
 
 
 def _invocations(ctx, function: str, ride_id: str, start: float, end: float) -> tuple[bool, bool]:
-    """(log lines name the RideId, the function ran in the window) for one function's log group."""
+    """(log lines name the RideId, the function ran in the request's window) for one function's log group.
+
+    One FilterLogEvents search per function (the account's 5 requests a second are shared by a class), following
+    nextToken. The RideId is looked for in a wide window: the laptop's clock may be minutes off AWS's (WSL)."""
     from botocore.exceptions import ClientError
 
     group = f"/aws/lambda/{ctx.target.function(RR, function)}"
     logs = ctx.client("logs")
-    found = []
-    for pattern in (f'"{ride_id}"', '"START RequestId"'):
+    kwargs = {"logGroupName": group, "startTime": _ms(start - SKEW), "endTime": _ms(end + SKEW),
+              "filterPattern": f'?"{ride_id}" ?"START RequestId"'}
+    named = ran = False
+    for _ in range(MAX_LOG_PAGES):
         try:
-            found.append(bool(logs.filter_log_events(logGroupName=group, startTime=_ms(start) - 2000, endTime=_ms(end) + 2000,
-                                                     filterPattern=pattern, limit=5).get("events")))
+            page = logs.filter_log_events(**kwargs)
         except ClientError as exc:
             if aws.code(exc) != "ResourceNotFoundException":
                 raise
             return False, False
-    return found[0], found[1]
+        for event in page.get("events", []):
+            if ride_id in event.get("message", ""):
+                named = True
+            elif "START RequestId" in event.get("message", "") and _ms(start) - 2000 <= event.get("timestamp", 0) <= _ms(end) + 2000:
+                ran = True
+        if named or not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    return named, ran
 
 
 def _path(ctx, ride_id: str, start: float, end: float) -> tuple[str, str]:
-    """Which function recorded the ride: by the RideId in its log lines, else by the invocation in the request's window."""
+    """Which function recorded the ride: by the RideId in its log lines, else by the invocation in the request's window.
+
+    Throttled searches back off and end as "unknown" (the SNS check then says pending), never as an error."""
     deadline = time.monotonic() + LOG_TIMEOUT[ctx.target.name]
     waiting(deadline, "the log line that names the path")
+    poll = LOG_POLL[ctx.target.name]
+    throttled = False
     while True:
         by_time = []
-        for function, path in PATHS.items():
-            named, ran = _invocations(ctx, function, ride_id, start, end)
-            if named:
-                return path, f"{function}'s log names the RideId"
-            if ran:
-                by_time.append((function, path))
-        if len({p for _, p in by_time}) == 1:
+        try:
+            for function, path in PATHS.items():
+                named, ran = _invocations(ctx, function, ride_id, start, end)
+                if named:
+                    return path, f"{function}'s log names the RideId"
+                if ran:
+                    by_time.append((function, path))
+            throttled = False
+        except Exception as exc:  # noqa: BLE001 - only throttling is handled here
+            if aws.code(exc) not in aws.THROTTLED:
+                raise
+            throttled, poll = True, min(poll * 2, 30.0)
+        if not throttled and len({p for _, p in by_time}) == 1:
             return by_time[0][1], f"{by_time[0][0]} ran while it was recorded"
-        if time.monotonic() > deadline:
+        if time.monotonic() + poll > deadline:
+            if throttled:
+                return "unknown", "CloudWatch Logs throttled the search (a class shares its 5 requests a second)"
             return "unknown", "no log line shows which function wrote it" if not by_time else "both paths ran"
-        time.sleep(0.5)
+        time.sleep(poll)
 
 
 DEFAULT_PICKUP = (47.6174, -122.2017)

@@ -141,8 +141,26 @@ _IAM_ACTION = {"apigateway:GetResources": "apigateway:GET", "apigateway:GetInteg
 _NO_PERMISSION = {"sts:GetCallerIdentity"}  # always allowed
 
 
+# Where the checks' calls may go: the workshop's own resources (every name starts with a service's, `wild-rydes-...`).
+IAM_RESOURCES = {
+    "cloudformation": ["arn:aws:cloudformation:*:*:stack/wild-rydes-*/*"],
+    "dynamodb": ["arn:aws:dynamodb:*:*:table/wild-rydes-*"],
+    "iam": ["arn:aws:iam::*:role/wild-rydes-*"],
+    "lambda": ["arn:aws:lambda:*:*:function:wild-rydes-*"],
+    "logs": ["arn:aws:logs:*:*:log-group:/aws/lambda/wild-rydes-*"],
+    "sns": ["arn:aws:sns:*:*:wild-rydes-*"],
+    "sqs": ["arn:aws:sqs:*:*:wild-rydes-*"],
+    "ssm": ["arn:aws:ssm:*:*:parameter/wild-rydes/*", "arn:aws:ssm:*:*:parameter/wild-rydes-*"],
+}
+# Calls that name no workshop resource: listing the stacks (the "deployed elsewhere?" hint), API Gateway's GET (its
+# resources are ids, not names), a subscription's attributes (no resource-level form), and the managed policies a function role may have attached (read only).
+IAM_ACCOUNT_WIDE = {"cloudformation:ListStacks": "*", "apigateway:GET": "*", "sns:GetSubscriptionAttributes": "*",
+                    "iam:GetPolicy": "arn:aws:iam::*:policy/*", "iam:GetPolicyVersion": "arn:aws:iam::*:policy/*"}
+
+
 def iam_policy() -> dict[str, Any]:
-    """The least-privilege policy for `workshop verify`, generated from the calls the checks declare."""
+    """The least-privilege policy for `workshop verify`, generated from the calls the checks declare: each action on
+    the workshop's own ARNs (`wild-rydes-*`), the few that name no resource excepted."""
     reads, writes = set(), set()
     for check in registry.CHECKS.values():
         for call in check.calls:
@@ -150,12 +168,19 @@ def iam_policy() -> dict[str, Any]:
                 continue
             action = _IAM_ACTION.get(call, call)
             (writes if check.writes and not _is_read(call) else reads).add(action)
-    statements = [{"Sid": "WorkshopVerifyReads", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"}]
-    for prefix in sorted({w.split(":")[0] for w in writes}):
-        # Only the workshop's own topic and queue (their names start with the stack's): the behaviour checks' test rides.
-        statements.append({"Sid": f"WorkshopVerifyTestRides{prefix.capitalize()}", "Effect": "Allow",
-                           "Action": sorted(w for w in writes if w.startswith(prefix + ":")),
-                           "Resource": f"arn:aws:{prefix}:*:*:wild-rydes-*"})
+    wide: dict[str, list[str]] = {}
+    for action in sorted(reads | writes):
+        if action in IAM_ACCOUNT_WIDE:
+            wide.setdefault(IAM_ACCOUNT_WIDE[action], []).append(action)
+    statements = [{"Sid": "WorkshopVerifyAccountWide" if resource == "*" else "WorkshopVerifyManagedPolicies",
+                   "Effect": "Allow", "Action": actions, "Resource": resource} for resource, actions in wide.items()]
+    for sid, actions in (("WorkshopVerifyReads", reads - writes), ("WorkshopVerifyTestRides", writes)):
+        for prefix in sorted({a.split(":")[0] for a in actions if a not in IAM_ACCOUNT_WIDE}):
+            if prefix not in IAM_RESOURCES:
+                raise KeyError(f"a check calls {prefix}: name the workshop's {prefix} ARNs in IAM_RESOURCES")
+            statements.append({"Sid": f"{sid}{prefix.capitalize()}", "Effect": "Allow",
+                               "Action": sorted(a for a in actions if a.startswith(prefix + ":") and a not in IAM_ACCOUNT_WIDE),
+                               "Resource": IAM_RESOURCES[prefix]})
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -23,6 +23,13 @@ class WorkshopGroup(TyperGroup):
     """Turns WorkshopError into a red line, Ctrl-C into 130 and any crash into 3 with a logged traceback."""
 
     def invoke(self, ctx: Any) -> Any:
+        _printable_streams()
+        try:
+            return self._invoke(ctx)
+        finally:
+            _emulator_notes()
+
+    def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except errors.WorkshopError as exc:
@@ -40,12 +47,52 @@ class WorkshopGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the one place that catches everything
             from workshop.cli.render import error_line
 
+            if _unanswered_aws_call(exc):  # offline, no credentials, a bad profile: not a crash of the runner
+                error_line(f"An AWS call got no answer ({type(exc).__name__}: {exc}). Check your network and credentials "
+                           "(`aws sts get-caller-identity`), then run `workshop doctor`.")
+                raise typer.Exit(errors.EXIT_ERROR) from None
+
             log = errors.write_crash_log(exc)
             error_line(
                 f"Unexpected error ({type(exc).__name__}: {exc}). The details are in {log}; "
                 "run `workshop doctor` and include that file when you report it."
             )
             raise typer.Exit(errors.EXIT_CRASH) from None
+
+
+def _emulator_notes() -> None:
+    """What an emulator started on the way (by deploy, verify, teardown...) has to say: a state set aside, a port moved."""
+    launcher = sys.modules.get("workshop.emulator.launcher")  # not imported: no emulator was started
+    notes = launcher.take_notes() if launcher is not None else []
+    if notes:
+        from workshop.cli.render import note
+
+        for line in notes:
+            note(line)
+
+
+def _unanswered_aws_call(exc: BaseException) -> bool:
+    """A botocore error raised before AWS answered (not a ClientError, which is an answer); botocore is not imported here."""
+    found = sys.modules.get("botocore.exceptions")
+    if found is None:
+        return False
+    kinds = tuple(getattr(found, name) for name in _UNANSWERED if hasattr(found, name))
+    return isinstance(exc, kinds)
+
+
+# Network, credentials and profile errors; a ParamValidationError or the like stays a crash (a bug of the runner).
+_UNANSWERED = ("ConnectionError", "HTTPClientError", "NoCredentialsError", "PartialCredentialsError", "NoRegionError",
+               "ProfileNotFound", "SSOError", "TokenRetrievalError", "CredentialRetrievalError")
+
+
+def _printable_streams() -> None:
+    """A terminal that cannot encode a character (PYTHONIOENCODING=ascii, LANG=C) gets it as `\\u2026`, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):  # a stream that cannot be reconfigured keeps its settings
+                pass
 
 
 app = typer.Typer(

@@ -10,7 +10,7 @@ from workshop.cli.common import JsonOpt
 
 # Options are read as text and checked by the core, so every bad value gets the same message naming its valid range.
 RequestsOpt = Annotated[
-    str, typer.Option("--requests", metavar="N", help="Requests a month (1 or more; 1e7 and 10_000_000 work too).")
+    str, typer.Option("--requests", metavar="N", help="Requests a month (1 or more, at most 1e15; 1e7 and 10_000_000 work too).")
 ]
 DurationOpt = Annotated[
     str, typer.Option("--duration-ms", metavar="D", help="Run time of one invocation in ms, 1-900000 (billed rounded up to 1 ms).")

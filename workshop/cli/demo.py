@@ -47,9 +47,24 @@ class RichPresenter:
 
         return _Spinner(ctx)
 
+    def waiting(self, step, seconds_left: float, pending: list[str]) -> None:
+        """A countdown while AWS retries (step 13's poison ride): one transient status line on stderr."""
+        from workshop.cli import render
+
+        minutes, seconds = divmod(int(seconds_left), 60)
+        text = f"Step {step.number}: waiting for AWS ({', '.join(pending)} pending), {minutes}:{seconds:02d} left"
+        if getattr(self, "_status", None) is None:
+            self._status = render.err_console().status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
     def verified(self, report) -> None:
         from workshop.cli import render
 
+        if getattr(self, "_status", None) is not None:
+            self._status.stop()
+            self._status = None
         render.verify_table(report)
 
     def pause(self, step) -> None:
@@ -111,17 +126,21 @@ def demo(
         summary = core.run(session, rctx, RichPresenter(pause=not yes, last=loaded.steps[-1].number), first, last)
         _summary(summary, chosen.name)
         if chosen.name == "aws":
-            render.out_console().print("Resources are still deployed: run `workshop teardown --workspace "
-                                       f"{root}` when the class is over.", highlight=False)
+            render.plain(f"Resources are still deployed: run `workshop teardown --workspace {root}` when the class is over.")
+        waiting = [str(r.step.number) for r in summary.results if r.pending]
+        if waiting and all(r.passed or r.pending for r in summary.results):
+            render.note(f"Step {', '.join(waiting)} is still pending: AWS has not finished retrying. Check again in a few "
+                        f"minutes with `workshop verify --step {waiting[0]} --wait --workspace {root}`.")
+            raise typer.Exit(1)
         if not summary.passed:
-            failed = ", ".join(str(r.step.number) for r in summary.results if not r.passed)
+            failed = ", ".join(str(r.step.number) for r in summary.results if not r.passed and not r.pending)
             render.error_line(f"Steps {failed} did not verify; see their tables above. Resume with `workshop demo --from {failed.split(',')[0]}`.")
             raise typer.Exit(1)
         render.success(f"All {len(summary.results)} steps verified.")
     except KeyboardInterrupt:
         current = session.current().number if session is not None else first.number
         render.err_console().print(f"[yellow]Demo stopped at step {current}.[/] Resume with `workshop demo --from {current}`"
-                                   + ("" if temporary else f" --workspace {root}") + ".")
+                                   + ("" if temporary else f" --workspace {render.esc(root)}") + ".")
         raise typer.Exit(130) from None
     finally:
         if not emulator_was_running:

@@ -1,6 +1,7 @@
 """Deploy commands: deploy, teardown, doctor, test."""
 
 
+import contextlib
 import sys
 from typing import Annotated
 
@@ -21,11 +22,16 @@ def _target(session, name, stage, region, profile):
     from workshop.deploy import targets
 
     target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
-    stored = {**session.state.target, **target.to_json()}
+    if target.name != "aws":  # a real account is remembered once confirmed: a failed first attempt switches nothing
+        _remember(session, target)
+    return target
+
+
+def _remember(session, target, **extra) -> None:
+    stored = {**session.state.target, **target.to_json(), **extra}
     if stored != session.state.target:
         session.state.target = stored
         session.save()
-    return target
 
 
 def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
@@ -36,18 +42,18 @@ def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
 
     if target.name != "aws":
         return
-    identity = targets.client(rollout_ctx.session, "sts").get_caller_identity()
+    identity = targets.caller_identity(rollout_ctx.session, target)
     key = f"{identity['Account']}/{target.region}/{target.stage}"
     if session.state.target.get("confirmed") == key:
+        _remember(session, target)
         return
     render.err_console().print(
-        f"Deploying to AWS account [bold]{identity['Account']}[/] ({identity['Arn']}), region [bold]{target.region}[/], "
+        f"Deploying to AWS account [bold]{render.esc(identity['Account'])}[/] ({render.esc(identity['Arn'])}), region [bold]{target.region}[/], "
         f"stage [bold]{target.stage}[/]. This creates real resources; `workshop teardown` removes them."
     )
     if not yes and not typer.confirm("Continue?", default=False, err=True):
         raise WorkshopError("Nothing was deployed. Run the command again with `--yes` once you are sure.")
-    session.state.target["confirmed"] = key
-    session.save()
+    _remember(session, target, confirmed=key)
 
 
 def _Spinner(rctx):  # noqa: N802 - kept for the modules that import it by this name; the class is cli/spinner.py's
@@ -76,21 +82,22 @@ def deploy_command(
 ) -> None:
     """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
     from workshop.cli import render, tables
-    from workshop.deploy import rollout
+    from workshop.deploy import osls, rollout
 
     service = _service(service, "deploy", allow_all=True)
     session = open_session(ctx, workspace_dir)
     chosen = _target(session, target, stage, region, profile)
-    rctx = rollout.Context.open(session.root, chosen)
-    _confirm_account(session, chosen, rctx, yes)
-    with _Spinner(rctx):
-        if service == "all":
-            if recreate:
-                rollout.teardown(rctx)
-            replayed = rollout.deploy_all(rctx, session.course, session.current())
-        else:
-            replayed = 0
-            rollout.deploy_one(rctx, service, recreate=recreate)
+    with osls.deploy_lock(session.root):  # one deploy per workspace: a second one says who runs and exits 1
+        rctx = rollout.Context.open(session.root, chosen)
+        _confirm_account(session, chosen, rctx, yes)
+        with _Spinner(rctx):
+            if service == "all":
+                if recreate:
+                    rollout.teardown(rctx)
+                replayed = rollout.deploy_all(rctx, session.course, session.current())
+            else:
+                replayed = 0
+                rollout.deploy_one(rctx, service, recreate=recreate)
     for run in rctx.runs:
         render.note(f"{run.action} {run.service}: {run.seconds:.1f}s (log: {run.log})")
     if replayed:
@@ -106,13 +113,14 @@ def deploy_command(
 def deploy_to_step(session, step) -> None:
     """For `reset --step N --deploy`: the target holds what it should at the start of the step."""
     from workshop.cli import render
-    from workshop.deploy import rollout, targets
+    from workshop.deploy import osls, rollout, targets
 
     chosen = targets.resolve(session.state.target)
-    rctx = rollout.Context.open(session.root, chosen)
-    _confirm_account(session, chosen, rctx, yes=False)
-    with _Spinner(rctx):
-        count = rollout.bring_to_step(rctx, session.course, step)
+    with osls.deploy_lock(session.root):
+        rctx = rollout.Context.open(session.root, chosen)
+        _confirm_account(session, chosen, rctx, yes=False)
+        with _Spinner(rctx):
+            count = rollout.bring_to_step(rctx, session.course, step)
     render.note(f"The {chosen.name} target is at the start of step {step.number} ({count} deploys replayed from the checkpoints).")
 
 
@@ -125,15 +133,17 @@ def teardown(
 ) -> None:
     """Remove both services from the target, then list any workshop resource still there."""
     from workshop.cli import render, tables
-    from workshop.deploy import inventory, rollout
+    from workshop.deploy import inventory, osls, rollout
 
     session = open_session(ctx, workspace_dir)
     chosen = _target(session, target, stage, region, profile)
-    rctx = rollout.Context.open(session.root, chosen)
-    with _Spinner(rctx) as spinner:
-        removed = [] if check else rollout.teardown(rctx)
-        spinner.announce("listing what is left")
-        left = inventory.leftovers(rctx.session, chosen)
+    with osls.deploy_lock(session.root) if not check else contextlib.nullcontext():
+        rctx = rollout.Context.open(session.root, chosen)
+        with _Spinner(rctx) as spinner:
+            removed = [] if check else rollout.teardown(rctx)
+            spinner.announce("listing what is left")
+            left = inventory.leftovers(rctx.session, chosen)
+    _remember(session, chosen)  # the account answered: this is the target the learner works with
     for service in removed:
         render.note(f"removed {service}")
     if left:
@@ -154,12 +164,11 @@ def doctor(
     from workshop.cli import render, tables
     from workshop.course import workspace
     from workshop.deploy import doctor as core
-    from workshop.deploy import targets
 
     root = workspace.locate(workspace_path(ctx, workspace_dir))
     stored = workspace.load_state(root).target if root is not None else {}
-    chosen = targets.resolve(stored, name=target, stage=stage, region=region, profile=profile)
-    findings = core.local_tools() + core.target_findings(root, chosen)
+    chosen, unnamed = core.resolve_target(stored, name=target, stage=stage, region=region, profile=profile)
+    findings = core.local_tools() + unnamed + core.target_findings(root, chosen)
     ok = all(f.ok for f in findings)
     if as_json:
         render.print_json({"ok": ok, "checks": [f.to_json() for f in findings]})

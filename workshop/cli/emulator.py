@@ -29,7 +29,7 @@ def state_dir(ctx: typer.Context) -> Path:
 @emulator_app.command("start")
 def start_command(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one chosen by the system).")] = 0,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (default: a free one chosen by the system).")] = 0,
 ) -> None:
     """Start the emulator in the background and wait until it answers (it keeps what you deployed across restarts)."""
     from workshop import emulator
@@ -38,6 +38,7 @@ def start_command(
     folder = state_dir(ctx)
     with render.err_console().status("Starting the emulator..."):
         info = emulator.start(folder, port=port)
+    emulator.take_notes()  # shown here, in order, not again when the command ends
     for line in info.notes:
         render.note(line)
     if info.already_running:
@@ -73,9 +74,9 @@ def status_command(
     elif info is None:
         render.note("The emulator is not running; `workshop emulator start` starts it.")
     else:
-        render.out_console().print(
+        render.plain(
             f"Emulator running: pid {info.pid}, endpoint {info.endpoint}, execute-api TLS port {info.https_port}, "
-            f"state {info.state_file}", highlight=False, soft_wrap=True,
+            f"state {info.state_file}"
         )
 
 

@@ -45,7 +45,8 @@ def _backup_lines(outcome, root: Path | None = None) -> None:
     if outcome.backup is not None:
         name = outcome.backup.name
         render.out_console().print(
-            f"Your files as they were are saved in backup [bold]{name}[/]. To undo: [bold]`{restore_command(name)}`[/]",
+            f"Your files as they were are saved in backup [bold]{render.esc(name)}[/]. "
+            f"To undo: [bold]`{render.esc(restore_command(name))}`[/]",
             highlight=False, soft_wrap=True,
         )
 
@@ -119,7 +120,7 @@ def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt 
     console = render.out_console()
     if outcome.commands:
         render.success(f"Step {chosen.number} changes no file: nothing to apply.")
-        console.print("It is completed by running: " + ", then ".join(f"`{c}`" for c in outcome.commands), highlight=False)
+        render.plain("It is completed by running: " + ", then ".join(f"`{c}`" for c in outcome.commands))
         return
     if not outcome.changed and not outcome.conflicts:
         render.success(f"Your files already hold the solution of step {chosen.number}; nothing was changed.")
@@ -131,7 +132,7 @@ def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt 
             highlight=False, soft_wrap=True,
         )
         for path in outcome.conflicts:
-            console.print(f"  [bold]{path}[/]", highlight=False)
+            console.print(f"  [bold]{render.esc(path)}[/]", highlight=False)
     else:
         render.success(f"Applied the solution of step {chosen.number} ({len(outcome.changed)} files changed).")
         _changed_files(outcome)
@@ -209,7 +210,7 @@ def backups_(
     from workshop.cli import tables
 
     tables.backups(found)
-    render.out_console().print(f"Restore one with `workshop restore NAME`, e.g. `workshop restore {found[-1].name}`.", highlight=False, soft_wrap=True)
+    render.plain(f"Restore one with `workshop restore NAME`, e.g. `workshop restore {found[-1].name}`.")
 
 
 @app.command()
@@ -264,7 +265,8 @@ def dev_record(
     for path in result.files:
         render.out_console().print(f"  {path}", highlight=False, markup=False)
     if result.later_problem:
-        render.out_console().print(f"[yellow]A later patch no longer applies:[/] {result.later_problem}", highlight=False, soft_wrap=True)
+        render.out_console().print(f"[yellow]A later patch no longer applies:[/] {render.esc(result.later_problem)}", highlight=False,
+                                   soft_wrap=True)
         raise typer.Exit(1)
     render.out_console().print("Checkpoint branches rebuilt. Run `workshop dev check` before committing.", highlight=False)
 
@@ -293,7 +295,7 @@ def dev_check(
 
     def show(item) -> None:
         mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
-        console.print(f"{mark} {item.name}", highlight=False, soft_wrap=True)
+        console.print(f"{mark} {render.esc(item.name)}", highlight=False, soft_wrap=True)
         if item.detail and not item.ok:
             console.print(item.detail, highlight=False, markup=False, soft_wrap=True)
 

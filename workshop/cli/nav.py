@@ -47,7 +47,7 @@ def init(
         render.success(f"{root} is already a workshop workspace; rebuilt its {branches}. Your files are untouched.")
     else:
         render.success(f"Created the workshop workspace {root}: a git repository with both services on `main` and {branches}.")
-    render.out_console().print(f"Next: `cd {root}` then `workshop show`.", highlight=False)
+    render.plain(f"Next: `cd {root}` then `workshop show`.")
 
 
 @app.command()
@@ -67,8 +67,11 @@ def status(
         root = workspace.locate(workspace_path(ctx, workspace_dir))
         if root is None:
             workspace.require(workspace_path(ctx, workspace_dir))
-        _, kept = workspace.repair(root, loaded.course_version, [s.id for s in loaded.steps])
-        render.note(f"Progress file rebuilt{f'; the old one is kept as {kept}' if kept else ''}.")
+        if workspace.needs_repair(root) is None:
+            render.note("The progress file is healthy; nothing was changed.")
+        else:
+            _, kept = workspace.repair(root, loaded.course_version, [s.id for s in loaded.steps])
+            render.note(f"Progress file rebuilt{f'; the old one is kept as {kept}' if kept else ''}.")
     session = progress.open_session(workspace_path(ctx, workspace_dir), loaded)
     current = session.current()
     rows = [

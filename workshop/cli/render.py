@@ -22,19 +22,35 @@ def err_console() -> Console:
 
 def error_line(message: str, detail: str | None = None) -> None:
     """A red one-line error, optionally followed by detail lines."""
+    from rich.text import Text
+
     console = err_console()
-    console.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # The message quotes paths, arguments and files: plain text, never markup ("[/x]" or "[draft]" are data).
+    console.print(Text.assemble(("Error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     if detail:
         console.print(detail, markup=False, highlight=False, soft_wrap=True)
 
 
 def note(message: str) -> None:
     """A dim informational line on stderr (what the runner did on the learner's behalf)."""
-    err_console().print(f"[dim]{message}[/]", highlight=False, soft_wrap=True)
+    err_console().print(message, style="dim", markup=False, highlight=False, soft_wrap=True)
 
 
 def success(message: str) -> None:
-    out_console().print(f"[green]{message}[/]", highlight=False, soft_wrap=True)
+    """A green line on stdout; the message is plain text (it quotes paths and step titles)."""
+    out_console().print(message, style="green", markup=False, highlight=False, soft_wrap=True)
+
+
+def plain(message: str, style: str = "") -> None:
+    """A line on stdout that quotes learner text (paths, arguments, file content): never read as markup."""
+    out_console().print(message, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def esc(text: object) -> str:
+    """Learner text (a path, an argument, a log line, a resource name) made safe to put inside markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def print_json(data: Any) -> None:

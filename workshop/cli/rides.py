@@ -72,13 +72,13 @@ def _print_ride(o: dict) -> None:
     if j["recorded"]:
         from workshop.instructor import rides
 
-        out.print(f"[green]201[/] ride {j['ride_id']} ({j['unicorn']}): answered in {j['http_ms']} ms, in DynamoDB after "
-                  f"{j['record_ms']} ms, recorded via [bold]{(j['path'] or 'unknown').upper()}[/] ({rides.how_known(j['evidence'])})",
-                  highlight=False)
+        out.print(f"[green]201[/] ride {render.esc(j['ride_id'])} ({render.esc(j['unicorn'])}): answered in {j['http_ms']} ms, "
+                  f"in DynamoDB after {j['record_ms']} ms, recorded via [bold]{render.esc((j['path'] or 'unknown').upper())}[/] "
+                  f"({render.esc(rides.how_known(j['evidence']))})", highlight=False)
     else:
         from rich.markup import escape
 
-        out.print(f"[red]{j['status']}[/] {escape(j['problem'] or '')}", highlight=False)
+        out.print(f"[red]{escape(str(j['status']))}[/] {escape(j['problem'] or '')}", highlight=False)
 
 
 @app.command()
@@ -105,7 +105,7 @@ def logs(
     try:
         for line in rides.log_lines(targets.connect(session.root, target), f"/aws/lambda/{name}", seconds, follow=follow):
             stamp = _dt.datetime.fromtimestamp(line.timestamp / 1000).strftime("%H:%M:%S.%f")[:-3]
-            out.print(f"[dim]{stamp}[/] {line.message}", highlight=False, soft_wrap=True)
+            out.print(f"[dim]{stamp}[/] {render.esc(line.message)}", highlight=False, soft_wrap=True)
             shown += 1
     except KeyboardInterrupt:
         return

@@ -109,8 +109,13 @@ def verify_summary(report: Any) -> Text:
     if report.passed:
         return Text.assemble(("All checks pass.", "green"), " Run `workshop next`." if report.step is not None else "")
     failing = [run for run in report.runs if not run.result.passed]
+    waiting = sum(run.result.result == "pending" for run in failing)
     again = "`workshop verify --all`" if report.step is None else "`workshop verify`"
-    return Text.assemble((f"{len(failing)} of {len(report.runs)} checks do not pass.", "red"),
+    if failing and waiting == len(failing):  # pending is not a failure: AWS has not finished yet
+        return Text.assemble((f"{waiting} of {len(report.runs)} checks are pending.", "yellow"),
+                             f" Nothing is wrong yet: follow the hint, then {again} again.")
+    shown = f" ({waiting} more pending)" if waiting else ""
+    return Text.assemble((f"{len(failing) - waiting} of {len(report.runs)} checks do not pass{shown}.", "red"),
                          f" Apply the fixes above, then {again} again.")
 
 

@@ -148,7 +148,8 @@ def demo_summary(summary: Any, target_name: str) -> None:
     for column in ("#", "Step", "Result", "Time", "of which deploys"):
         table.add_column(column, justify="right" if column in ("#", "Time", "of which deploys") else "left")
     for r in summary.results:
-        table.add_row(str(r.step.number), Text(r.step.title), Text("verified", style="green") if r.passed else Text("failed", style="red"),
+        shown = Text("verified", style="green") if r.passed else Text("pending", style="yellow") if r.pending else Text("failed", style="red")
+        table.add_row(str(r.step.number), Text(r.step.title), shown,
                       f"{r.seconds:.1f}s", f"{r.deploy_seconds:.1f}s" if r.deploy_seconds else "")
     out.print(table)
     http, sns = summary.ride("ride-recorded"), summary.ride("ride-recorded-sns")

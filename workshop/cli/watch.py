@@ -156,7 +156,7 @@ class Loop:
 
     def deploy(self, services: list[str]) -> None:
         from workshop.cli.spinner import DeploySpinner
-        from workshop.deploy import rollout, targets
+        from workshop.deploy import osls, rollout, targets
         from workshop.errors import WorkshopError
 
         if not services:
@@ -166,13 +166,14 @@ class Loop:
         if chosen.name == "aws" and not self.session.state.target.get("confirmed"):
             self.notes = [f"the first deploy to an AWS account is confirmed outside watch: quit and run `{_deploy_cmd(services)}`"]
             return
-        rctx = rollout.Context.open(self.session.root, chosen)
         try:
-            with DeploySpinner(rctx):
-                if len(services) > 1:
-                    rollout.deploy_all(rctx, self.session.course, self.step)
-                else:
-                    rollout.deploy_one(rctx, services[0])
+            with osls.deploy_lock(self.session.root):  # one deploy per workspace, as `workshop deploy` takes it
+                rctx = rollout.Context.open(self.session.root, chosen)
+                with DeploySpinner(rctx):
+                    if len(services) > 1:
+                        rollout.deploy_all(rctx, self.session.course, self.step)
+                    else:
+                        rollout.deploy_one(rctx, services[0])
         except WorkshopError as exc:
             self.notes = [f"deploy failed: {exc.message}"]
             return

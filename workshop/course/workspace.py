@@ -38,7 +38,8 @@ def locate(explicit: Path | None = None, start: Path | None = None) -> Path | No
             return None
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / STATE_DIR / STATE_FILE).is_file():
+        # exists, not is_file: a progress file damaged into a folder still marks the workspace (load_state explains)
+        if (folder / STATE_DIR / STATE_FILE).exists():
             return folder
     return None
 
@@ -48,11 +49,26 @@ def require(explicit: Path | None = None, start: Path | None = None) -> Path:
     root = locate(explicit, start)
     if root is None:
         where = Path(explicit).expanduser() if explicit is not None else (start or Path.cwd())
+        check_state_dir(where)
         raise NotAWorkspace(
             f"No workshop workspace at {where}. Run `workshop init DIR` to create one, "
             "or pass `--workspace DIR` / cd into an existing one."
         )
     return root
+
+
+def check_state_dir(root: Path) -> None:
+    """A `.workshop` that is a file (not the runner's folder) is an error naming how to get past it."""
+    folder = Path(root) / STATE_DIR
+    try:
+        is_file = folder.exists() and not folder.is_dir()
+    except (OSError, ValueError):
+        return
+    if is_file:
+        raise StateError(
+            f"{folder} is a file, not the workshop's folder. Move it away (`mv {folder} {folder}.old`), "
+            f"then run `workshop init {Path(root)}` (your other files are untouched)."
+        )
 
 
 @dataclass
@@ -69,17 +85,24 @@ class StepProgress:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StepProgress:
+    def from_json(cls, data: Any) -> StepProgress:
+        if not isinstance(data, dict):
+            raise ValueError(f"a step's progress is {type(data).__name__}, not an object")
         state = data.get("state", "not yet")
-        if state not in STEP_STATES:
+        if not isinstance(state, str) or state not in STEP_STATES:
             raise ValueError(f"unknown step state {state!r}")
-        return cls(
-            state=state,
-            hints_revealed=int(data.get("hints_revealed", 0)),
-            verified_at=data.get("verified_at"),
-            last_verify=data.get("last_verify"),
-            started_at=data.get("started_at"),
-        )
+        hints = data.get("hints_revealed", 0)
+        if isinstance(hints, bool) or not isinstance(hints, int) or hints < 0:
+            raise ValueError(f"'hints_revealed' is {hints!r}, not a count")
+        verified_at, last_verify = data.get("verified_at"), data.get("last_verify")
+        if verified_at is not None and not isinstance(verified_at, str):
+            raise ValueError("'verified_at' is not a time")
+        if last_verify is not None and not (isinstance(last_verify, dict) and isinstance(last_verify.get("checks", {}), dict)):
+            raise ValueError("'last_verify' is not an object of check results")
+        started_at = data.get("started_at")
+        if started_at is not None and not isinstance(started_at, str):
+            raise ValueError("'started_at' is not a time")
+        return cls(state=state, hints_revealed=hints, verified_at=verified_at, last_verify=last_verify, started_at=started_at)
 
 
 @dataclass
@@ -116,14 +139,28 @@ class State:
         steps = data.get("steps", {})
         if not isinstance(steps, dict):
             raise ValueError("'steps' is not an object")
+        for key in ("course_version", "current"):
+            if not isinstance(data.get(key), str):
+                raise ValueError(f"{key!r} is missing or not text")
+        target = data.get("target") or {}
+        if not valid_target(target):
+            raise ValueError("'target' is not an object of names (name, stage, region, profile)")
         return cls(
-            course_version=str(data["course_version"]),
-            current=str(data["current"]),
+            course_version=data["course_version"],
+            current=data["current"],
             created=str(data.get("created", now())),
             steps={str(k): StepProgress.from_json(v) for k, v in steps.items()},
-            target=dict(data.get("target") or {}),
+            target=dict(target),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+TARGET_TEXT_KEYS = ("name", "stage", "region", "profile", "confirmed")  # what deploy reads: text or absent
+
+
+def valid_target(target: Any) -> bool:
+    """The stored target is an object whose known keys hold text (the deploy targets module checks what they say)."""
+    return isinstance(target, dict) and all(isinstance(target.get(k, ""), str) for k in TARGET_TEXT_KEYS)
 
 
 def state_path(root: Path) -> Path:
@@ -137,14 +174,25 @@ REPAIR_HINT = "Run `workshop status --repair` to rebuild it (your files are unto
 def load_state(root: Path) -> State:
     """Read the progress file; a damaged or foreign one is a StateError naming the repair command."""
     path = state_path(root)
+    check_state_dir(root)
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise StateError(f"The progress file {path} is missing. {REPAIR_HINT}") from None
+    except IsADirectoryError:
+        raise StateError(f"The progress file {path} is a folder, not a file. {REPAIR_HINT}") from None
+    except OSError as exc:
+        raise StateError(f"The progress file {path} cannot be read ({exc.strerror}). {REPAIR_HINT}") from None
     try:
-        return State.from_json(json.loads(raw))
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StateError(f"The progress file {path} is not UTF-8 text. {REPAIR_HINT}") from None
     except json.JSONDecodeError as exc:
         raise StateError(f"The progress file {path} is not valid JSON (line {exc.lineno}). {REPAIR_HINT}") from None
+    except RecursionError:
+        raise StateError(f"The progress file {path} is nested too deeply to be a progress file. {REPAIR_HINT}") from None
+    try:
+        return State.from_json(data)
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError(f"The progress file {path} was not written by this runner ({exc}). {REPAIR_HINT}") from None
 
@@ -177,6 +225,7 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
 def create(root: Path, course_version: str, first_step: str) -> State:
     """Make `root` a workspace with fresh progress (an existing progress file is kept)."""
     root.mkdir(parents=True, exist_ok=True)
+    check_state_dir(root)
     (root / STATE_DIR / "logs").mkdir(parents=True, exist_ok=True)
     path = state_path(root)
     if path.exists():
@@ -186,18 +235,32 @@ def create(root: Path, course_version: str, first_step: str) -> State:
     return state
 
 
+def needs_repair(root: Path) -> str | None:
+    """Why the progress file needs `workshop status --repair`, or None when it loads."""
+    try:
+        load_state(root)
+    except StateError as exc:
+        return exc.message
+    return None
+
+
 def repair(root: Path, course_version: str, step_ids: list[str]) -> tuple[State, Path | None]:
-    """Rebuild a damaged progress file, keeping what can be read; the old file is kept beside it."""
+    """Rebuild a damaged progress file, keeping what can be read; the old file is kept beside it.
+
+    A healthy file is left as it is (returned with no kept path): repairing is never a way to lose progress."""
+    check_state_dir(root)
     path = state_path(root)
+    if needs_repair(root) is None:
+        return load_state(root), None
     kept: Path | None = None
     salvaged: dict[str, Any] = {}
     if path.exists():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
             salvaged = data if isinstance(data, dict) else {}
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (OSError, ValueError, RecursionError):  # a folder, unreadable, not JSON, nested too deeply
             salvaged = {}
-        kept = path.with_name(f"state.json.damaged-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        kept = path.with_name(f"state.json.damaged-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}")
         os.replace(path, kept)
     current = salvaged.get("current") if salvaged.get("current") in step_ids else step_ids[0]
     state = State(course_version=course_version, current=str(current))
@@ -209,8 +272,9 @@ def repair(root: Path, course_version: str, step_ids: list[str]) -> tuple[State,
                     state.steps[step_id] = StepProgress.from_json(value)
                 except (ValueError, TypeError):
                     continue
-    if isinstance(salvaged.get("target"), dict):
-        state.target = salvaged["target"]
+    target = salvaged.get("target")
+    if isinstance(target, dict):  # known keys only as text: `{"region": 5}` would stop every deploy again
+        state.target = {str(k): v for k, v in target.items() if k not in TARGET_TEXT_KEYS or isinstance(v, str)}
     root.joinpath(STATE_DIR).mkdir(parents=True, exist_ok=True)
     save_state(root, state)
     return state, kept

@@ -54,6 +54,22 @@ def local_tools() -> list[Finding]:
     return found
 
 
+def resolve_target(stored, **chosen) -> tuple[Target, list[Finding]]:
+    """The target doctor examines. On aws without a stage, a stage AWS cannot name (no credentials yet, a shared user
+    name) is a finding, not the end: doctor goes on to show why the identity cannot be had."""
+    from workshop.deploy import targets
+    from workshop.errors import WorkshopError
+
+    try:
+        return targets.resolve(stored, **chosen), []
+    except WorkshopError as exc:
+        if (chosen.get("name") or (stored or {}).get("name")) != "aws" or chosen.get("stage"):
+            raise
+        region = chosen.get("region") or (stored or {}).get("region") or targets.DEFAULT_REGION
+        target = Target("aws", stage="(none yet)", region=region, profile=chosen.get("profile") or (stored or {}).get("profile"))
+        return target, [Finding("stage", False, exc.message.split(":")[0], "pass `--stage dev-yourname`, or sign in so AWS can name you")]
+
+
 def target_findings(root: Path | None, target: Target) -> list[Finding]:
     """Reachability and identity of the target (sts:GetCallerIdentity), with region and stage."""
     from workshop.deploy import targets
@@ -66,11 +82,51 @@ def target_findings(root: Path | None, target: Target) -> list[Finding]:
             return [*found, Finding("emulator", False, "no workspace", "run `workshop init DIR` and run doctor inside it")]
         if endpoint:
             found.append(Finding("emulator", True, endpoint))
+        if target.name == "aws":
+            found.extend(osls_credentials(target))
         session = targets.boto3_session(target, endpoint=endpoint)
         identity = targets.client(session, "sts").get_caller_identity()
-        found.append(Finding("identity", True, f"account {identity['Account']}, {identity['Arn']}"))
+        # the identity osls will use: osls is given the same source boto3 resolves (targets.credential_source)
+        found.append(Finding("identity", True, f"account {identity['Account']}, {identity['Arn']}"
+                             + (" (osls uses the same)" if target.name == "aws" else "")))
+        if target.name == "aws":
+            account = targets.class_account(target, session=session)
+            role = account.get("WORKSHOP_DEPLOYMENT_ROLE")
+            found.append(Finding("class account", True, f"deploys go through {role}" if role
+                                 else "none (deploys use your own permissions)"))
     except Exception as exc:  # anything here is a finding for the learner, not a crash
         fix = ("run `workshop emulator stop` then `workshop emulator start`" if target.name == "local"
                else "sign in to AWS (e.g. `aws sso login` or `aws configure`), or pass `--profile`")
         found.append(Finding("identity", False, f"{type(exc).__name__}: {exc}".splitlines()[0][:200], fix))
     return found
+
+
+def osls_credentials(target: Target, environ=None) -> list[Finding]:
+    """Where osls will get its credentials, and whether what it needs to read from there is there."""
+    import os
+
+    from workshop.deploy import targets
+
+    source = os.environ if environ is None else environ
+    kind, profile = targets.credential_source(target, source)
+    if kind == "environment":
+        return [Finding("credentials", True, "AWS_ACCESS_KEY_ID and friends from the environment")]
+    if kind == "chain":
+        return [Finding("credentials", True, "the default profile, or the container's or instance's role")]
+    config = Path(source.get("AWS_CONFIG_FILE") or Path(source.get("HOME") or Path.home()) / ".aws" / "config")
+    credentials = Path(source.get("AWS_SHARED_CREDENTIALS_FILE") or Path(source.get("HOME") or Path.home()) / ".aws" / "credentials")
+    if not any(_has_profile(path, profile) for path in (config, credentials)):
+        return [Finding("credentials", False, f"profile {profile} is in neither {config} nor {credentials}",
+                        "run `aws configure sso` (or `aws configure --profile NAME`), or pass another `--profile`")]
+    how = "credential_process, resolved once for osls" if targets.uses_credential_process(target, source) else "read by osls from there"
+    return [Finding("credentials", True, f"profile {profile} from {config} ({how})")]
+
+
+def _has_profile(path: Path, profile: str) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    import re
+
+    return re.search(rf"^\s*\[(profile\s+)?{re.escape(profile)}\]\s*$", text, re.MULTILINE) is not None

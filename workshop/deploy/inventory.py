@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from workshop.deploy import targets
 from workshop.deploy.targets import SERVICES, Target
 
+# `-serverlessdeploymentbuck-` on AWS (the logical id cut), `-serverlessdeploymentbucket-` in moto: accept any cut.
+BUCKET_RE = re.compile(r"^(?P<head>[a-z0-9.-]+?)-serverlessdeploy[a-z]*-[a-z0-9]+$")
+
 
 def _prefixes(target: Target) -> tuple[str, ...]:
     return tuple(f"{service}-{target.stage}" for service in SERVICES)
@@ -77,14 +80,16 @@ def _apis(session, target: Target) -> Iterator[str]:
 
 
 def _buckets(session, target: Target) -> Iterator[str]:
-    """Deployment buckets. CloudFormation shortens long stack names, so the stage is read from what osls stores
-    inside (`serverless/<service>/<stage>/...`), not from the bucket's name."""
+    """Deployment buckets. CloudFormation names them `<stack>-<logical id>-<random>` in lower case, cut to 63
+    characters: `serverlessdeploymentbuck` is all AWS keeps of the logical id, and long stack names are cut too. So
+    the stage is read from what osls stores inside (`serverless/<service>/<stage>/...`), not from the bucket's name."""
     s3 = targets.client(session, "s3")
     for bucket in s3.list_buckets().get("Buckets", []):
         name = bucket["Name"]
-        head = name.partition("-serverlessdeploymentbucket-")[0].rstrip("-")
+        match = BUCKET_RE.match(name)
+        head = match.group("head").rstrip("-") if match else ""
         for service in SERVICES:
-            if head and target.stack(service).startswith(head):
+            if head and target.stack(service).lower().startswith(head):
                 listed = s3.list_objects_v2(Bucket=name, Prefix=f"serverless/{service}/{target.stage}/", MaxKeys=1)
                 if listed.get("KeyCount", 0):
                     yield name

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
+import fcntl
+import json
+import os
 import re
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +21,10 @@ from workshop.deploy.targets import Target
 from workshop.errors import WorkshopError
 
 EVENT_RE = re.compile(r"^\s*([A-Z_]+_(?:IN_PROGRESS|COMPLETE|FAILED)) - (\S+) - (\S+)")
+# IAM is eventually consistent: a deploy adding onError and the sqs:SendMessage statement together can reach the
+# function's update before the role's new statement is visible (the Serverless docs warn about it). Waiting helps.
+IAM_RACE_RE = re.compile(r"execution role does not have permissions to call SendMessage on SQS")
+IAM_RACE_WAIT = 30.0
 SSM_MISSING_RE = re.compile(r'Cannot resolve variable at "([^"]+)": Value not found at "ssm" source')
 OnLine = Callable[[str], None]
 
@@ -32,6 +42,67 @@ class RunResult:
 class DeployError(WorkshopError):
     """An osls command failed; the message says what to do, the detail holds the last meaningful lines."""
 
+    iam_race = False  # failed only because IAM had not propagated a new statement yet (worth one retry)
+
+
+LOCK_FILE = "deploy.lock"
+_held: dict[Path, int] = {}  # workspaces whose deploy lock this process holds, and how deeply (the lock is re-entrant)
+
+
+@contextlib.contextmanager
+def deploy_lock(root: Path, command: str | None = None) -> Iterator[None]:
+    """One deploy per workspace at a time: an exclusive lock on `.workshop/deploy.lock`, which names its holder.
+
+    Two `workshop deploy all` at once interleave their CloudFormation calls and leave a stack stuck in
+    REVIEW_IN_PROGRESS. The OS lock is released when the holder dies (even on kill -9), so a lock left by a dead
+    process is simply taken over; the JSON inside only says who holds it."""
+    key = Path(root).resolve()
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    path = key / ".workshop" / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise WorkshopError(_held_by(path)) from None
+        holder = {"pid": os.getpid(), "command": command or " ".join(["workshop", *sys.argv[1:]]),
+                  "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _held_by(path: Path) -> str:
+    """The message for a second deploy: who holds the lock, since when, and what to do."""
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        holder = None
+    if not isinstance(holder, dict):
+        who = "another workshop command"
+    else:
+        since = str(holder.get("since", "?")).replace("T", " ").replace("+00:00", " UTC")
+        who = f"`{holder.get('command', 'workshop')}` (pid {holder.get('pid', '?')}, since {since})"
+    return (f"Another deploy is running in this workspace: {who}. Two at once would leave the stacks stuck; "
+            "wait for it to finish, then run the command again.")
+
 
 def log_path(root: Path, service: str, action: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -40,12 +111,44 @@ def log_path(root: Path, service: str, action: str) -> Path:
 
 def run_osls(root: Path, target: Target, service: str, action: str, service_dir: Path, *,
              endpoint: str | None, on_line: OnLine | None = None, extra: tuple[str, ...] = ()) -> RunResult:
-    """Run `osls ACTION` in `service_dir` with the target's environment; raise DeployError with a hint on failure."""
-    argv = [*tools.osls_command(), action, "--stage", target.stage, "--region", target.region, "--verbose", *extra]
+    """Run `osls ACTION` in `service_dir` with the target's environment; raise DeployError with a hint on failure.
+
+    One deploy per workspace at a time (the deploy lock). A deploy that fails only because IAM has not yet propagated
+    the role's new SQS statement is retried once."""
+    with deploy_lock(root, f"osls {action} {service}"):
+        try:
+            return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
+        except DeployError as exc:
+            if action != "deploy" or not exc.iam_race:
+                raise
+            if on_line is not None:
+                on_line(f"IAM has not caught up with the role's new sqs:SendMessage statement yet: retrying in {IAM_RACE_WAIT:.0f} s.")
+            time.sleep(IAM_RACE_WAIT)
+            return _run_once(root, target, service, action, service_dir, endpoint=endpoint, on_line=on_line, extra=extra)
+
+
+def osls_environment(root: Path, target: Target, endpoint: str | None) -> dict[str, str]:
+    """osls's environment: its caches in the workspace's private home; on aws, the user's AWS files and SSO cache
+    reached from there, and the one identity boto3 also uses (keys from a credential_process resolved by boto3)."""
     home = root / ".workshop" / "home"
     home.mkdir(parents=True, exist_ok=True)
     share_osls_cache(home, into_workspace=True)
-    env = targets.deploy_env(target, endpoint=endpoint, home=home)
+    credentials, account = None, None
+    if target.name == "aws":
+        targets.link_aws_dir(home)
+        if targets.uses_credential_process(target):
+            credentials = targets.exported_credentials(target)
+        account = targets.class_account(target)
+    else:
+        targets.unlink_aws_dir(home)
+    return targets.deploy_env(target, endpoint=endpoint, home=home, credentials=credentials, class_account=account)
+
+
+def _run_once(root: Path, target: Target, service: str, action: str, service_dir: Path, *,
+              endpoint: str | None, on_line: OnLine | None = None, extra: tuple[str, ...] = ()) -> RunResult:
+    argv = [*tools.osls_command(), action, "--stage", target.stage, "--region", target.region, "--verbose", *extra]
+    home = root / ".workshop" / "home"
+    env = osls_environment(root, target, endpoint)
     log = log_path(root, service, action)
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -73,8 +176,26 @@ def run_osls(root: Path, target: Target, service: str, action: str, service_dir:
     seconds = time.perf_counter() - started
     share_osls_cache(home, into_workspace=False)
     if code != 0:
-        raise DeployError(explain_failure(service, action, target, lines, service_dir), detail=_tail(lines, log))
+        if target.name == "local" and not emulator_answers(root):  # osls then blames whatever it was reading
+            raise DeployError(
+                f"The emulator stopped during `osls {action}` of {service} (see {targets.emulator_dir(root) / 'emulator.log'}): "
+                f"run `workshop deploy {service}` again (it starts the emulator), or `workshop deploy all`.",
+                detail=_tail(lines, log),
+            )
+        error = DeployError(explain_failure(service, action, target, lines, service_dir), detail=_tail(lines, log))
+        error.iam_race = bool(IAM_RACE_RE.search("\n".join(lines)))
+        raise error
     return RunResult(service=service, action=action, seconds=seconds, log=log)
+
+
+def emulator_answers(root: Path) -> bool:
+    """Whether the workspace's emulator is still running and answering (checked after a failed local deploy)."""
+    from workshop import emulator
+
+    try:
+        return emulator.status(targets.emulator_dir(root)) is not None
+    except WorkshopError:
+        return False
 
 
 def osls_cache_dir() -> Path:
@@ -132,6 +253,17 @@ def explain_failure(service: str, action: str, target: Target, lines: list[str],
         return f"The {service} stack is still being changed by an earlier deploy: wait a minute, then run `workshop deploy {service}` again."
     if re.search(r"(AWS provider credentials not found|Could not load credentials|ExpiredToken|security token included in the request is (expired|invalid))", text):
         return "No valid AWS credentials for the aws target: sign in (e.g. `aws sso login`) or choose `--profile`, then run `workshop doctor`."
+    if IAM_RACE_RE.search(text):
+        return (f"IAM had not yet made the role's new sqs:SendMessage statement visible to Lambda (it takes up to a minute): "
+                f"wait a minute, then run `workshop deploy {service}` again.")
+    if re.search(r"RequestExpired|Signature expired", text):
+        return ("AWS refused the request as too old: your computer's clock is off (common under WSL after sleep). "
+                "Sync it (e.g. `sudo hwclock -s`), then run `workshop deploy " + service + "` again.")
+    if re.search(r"is not authorized to perform|AccessDenied", text):
+        return ("Your AWS identity may not do what this deploy needs (see the lines below): ask your instructor to check "
+                "the learner policy of docs/instructor.md, or pass `--profile`, then run `workshop doctor`.")
+    if re.search(r"Throttling|Rate exceeded", text):
+        return f"AWS is throttling this account (a class shares it): wait a minute, then run `workshop deploy {service}` again."
     if "Cannot resolve serverless.yml" in text or "Configuration error" in text:
         return f"osls cannot read {service}/serverless.yml (see the lines below): fix the file, then run `workshop deploy {service}` again."
     return f"`osls {action}` failed for {service} (see the lines below): fix what it says, then run `workshop deploy {service}` again."

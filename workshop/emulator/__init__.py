@@ -16,7 +16,7 @@ One module per gap moto leaves (patches.py says which patch applies to which mot
     persist, server, activity                     the process itself and its state across restarts
 """
 
-from workshop.emulator.launcher import EmulatorInfo, ensure_running, start, status, stop
+from workshop.emulator.launcher import EmulatorInfo, ensure_running, start, status, stop, take_notes
 from workshop.emulator.logs import follow_log, log_file, tail_log
 
-__all__ = ["EmulatorInfo", "ensure_running", "follow_log", "log_file", "start", "status", "stop", "tail_log"]
+__all__ = ["EmulatorInfo", "ensure_running", "follow_log", "log_file", "start", "status", "stop", "tail_log", "take_notes"]

@@ -20,12 +20,29 @@ from pathlib import Path
 
 from workshop.emulator import files, persist
 from workshop.emulator.logs import log_file, tail_log
-from workshop.errors import WorkshopError
+from workshop.errors import BadInput, WorkshopError
 
 START_TIMEOUT = float(os.environ.get("WORKSHOP_EMULATOR_START_TIMEOUT", "60"))
 STOP_TIMEOUT = 20.0
 HEALTH_TIMEOUT = 5.0  # a running emulator that does not answer its health check within this is reported
 RESTART_HINT = "run `workshop emulator stop` then `workshop emulator start`"
+# What the emulator process may inherit: locale, paths, its own tuning knobs. Nothing of the user's credentials or tokens
+# (GITHUB_TOKEN, AWS_*, MOTO_*) and not the real HOME: functions run inside it, and it needs none of them.
+ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+             "PYTHONUTF8", "SYSTEMROOT")
+ENV_ALLOW_PREFIXES = ("LC_", "WORKSHOP_EMULATOR_")
+
+
+_unshown: list[str] = []  # notes of emulators this process started that no command has shown yet (see take_notes)
+
+
+def take_notes() -> list[str]:
+    """The notes of emulators started by this process since the last call (a state set aside, a port moved).
+
+    A deploy, verify or teardown starts the emulator on its way: the CLI shows these once the command is done."""
+    notes = list(_unshown)
+    _unshown.clear()
+    return notes
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,8 @@ def ensure_running(state_dir: Path) -> EmulatorInfo:
 
 def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
     """Start the emulator detached and wait until it answers; `already_running` is set if it was."""
+    if not 0 <= port <= 65535:
+        raise BadInput(f"Port {port} does not exist: use 1-65535, or run `workshop emulator start` without --port.")
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     with _launch_lock(state_dir):
@@ -85,9 +104,20 @@ def start(state_dir: Path, port: int = 0) -> EmulatorInfo:
                 f"Port {port} on 127.0.0.1 is in use by another program; "
                 "run `workshop emulator start` without --port to let the system pick a free one."
             )
+        try:
+            persist.signing_key()  # made here, once, rather than raced for by the emulator's first save
+        except OSError as exc:
+            raise WorkshopError(f"The key that signs the emulator's saved state cannot be made or read ({exc}); "
+                                f"check that {persist.key_file().parent} is writable, then run the command again.") from None
+        remembered = (files.read_json(state_dir / files.PORTS) or {}).get("port")
         proc = _spawn(state_dir, port)
         info = _wait_ready(state_dir, proc, port)
-        return dataclasses.replace(info, notes=tuple(notes) + info.notes)
+        if not port and isinstance(remembered, int) and remembered > 0 and info.port != remembered:
+            notes.append(f"Port {remembered}, where the emulator listened last time, is taken by another program: "
+                         f"it now listens on {info.port} (`workshop emulator status` shows it).")
+        info = dataclasses.replace(info, notes=tuple(notes) + info.notes)
+        _unshown.extend(info.notes)
+        return info
 
 
 def stop(state_dir: Path) -> bool:
@@ -192,13 +222,32 @@ def _healthy(port: int, timeout: float, need_ready: bool = False, state_dir: Pat
     return bool(answer.get("ready")) or not need_ready
 
 
-def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+def emulator_env(state_dir: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The emulator process's environment: an allowlist of the caller's, fake credentials, a HOME of its own."""
+    source = os.environ if environ is None else environ
+    env = {k: v for k, v in source.items() if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
+    home = state_dir / "home"
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    env.update(HOME=str(home), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true",
+               WORKSHOP_STATE_KEY_FILE=str(persist.key_file()))
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _private_log(state_dir: Path):
+    """The log, opened for appending and readable by its owner only (it holds function output and request details)."""
+    path = log_file(state_dir)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # a log left 0644 by an older runner is closed to others too
+    return os.fdopen(fd, "ab")
+
+
+def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = emulator_env(state_dir.resolve())
     cmd = [sys.executable, "-m", "workshop.emulator.server", "--state-dir", str(state_dir.resolve()), "--port", str(port)]
-    with log_file(state_dir).open("ab") as log:
+    with _private_log(state_dir) as log:
         log.write(f"\n--- starting emulator {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
         log.flush()
         return subprocess.Popen(

@@ -137,12 +137,20 @@ def _load(control: Control, state_file: Path, notes: list[str]) -> None:
 
 def _bind(port: int, prefer: object, app: Any, **kwargs: Any) -> Any:
     """Bind `port`; with 0, the port of the last run when free (endpoints stay the same), else any free one."""
-    if not port and isinstance(prefer, int) and prefer > 0:
+    if not port and isinstance(prefer, int) and 0 < prefer < 65536:
         try:
-            return make_server("127.0.0.1", prefer, app, threaded=True, request_handler=_Handler, **kwargs)
+            return _make_server(prefer, app, **kwargs)
         except OSError:
             pass
-    return make_server("127.0.0.1", port, app, threaded=True, request_handler=_Handler, **kwargs)
+    return _make_server(port, app, **kwargs)
+
+
+def _make_server(port: int, app: Any, **kwargs: Any) -> Any:
+    """werkzeug's make_server, with a taken port raised as OSError (werkzeug prints and calls sys.exit(1) instead)."""
+    try:
+        return make_server("127.0.0.1", port, app, threaded=True, request_handler=_Handler, **kwargs)
+    except SystemExit:
+        raise OSError(errno.EADDRINUSE, f"port {port} on 127.0.0.1 is in use") from None
 
 
 def main(argv: list[str] | None = None) -> int:

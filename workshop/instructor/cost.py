@@ -25,6 +25,7 @@ from workshop.errors import BadInput, WorkshopError
 
 CENT = Decimal("0.01")
 MEMORY_MB_RANGE = (128, 10_240)
+REQUESTS_MAX = 10**15  # a thousand trillion a month: far past any real bill, and within what Decimal prints exactly
 DURATION_MS_RANGE = (1, 900_000)  # 900,000 ms is Lambda's 15-minute timeout
 ARCHITECTURES = ("x86_64", "arm64")
 PRICES_FILE = "prices.toml"
@@ -175,9 +176,9 @@ def make_inputs(
 ) -> Inputs:
     """Check the learner's values and build Inputs; BadInput (exit 2) names the valid range."""
     n = _number(requests)
-    if n is None or n < 1 or n != n.to_integral_value():
+    if n is None or not 1 <= n <= REQUESTS_MAX or n != n.to_integral_value():
         raise BadInput(
-            f"--requests must be a whole number of requests a month, 1 or more (got {requests}); "
+            f"--requests must be a whole number of requests a month, 1 or more and at most {REQUESTS_MAX:,} (got {requests}); "
             "for example `workshop cost --requests 10000000`."
         )
     d = _number(duration_ms)

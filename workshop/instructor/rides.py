@@ -59,13 +59,22 @@ class LogLine:
     message: str
 
 
-def log_lines(session, group: str, since_seconds: float, *, follow: bool = False, poll: float = 1.0) -> Iterator[LogLine]:
-    """The group's lines since then, oldest first; with `follow`, keep polling for new ones until interrupted."""
+FOLLOW_POLL = 2.0  # FilterLogEvents allows 5 requests a second per account and Region, and a class shares them
+MAX_BACKOFF = 30.0
+
+
+def log_lines(session, group: str, since_seconds: float, *, follow: bool = False, poll: float = FOLLOW_POLL,
+              sleep=time.sleep) -> Iterator[LogLine]:
+    """The group's lines since then, oldest first; with `follow`, keep polling (every 2 s or slower) until interrupted.
+
+    A throttled search waits longer before the next (doubling up to 30 s) instead of failing."""
     from workshop.deploy import targets
 
     logs = targets.client(session, "logs")
     start = int((time.time() - since_seconds) * 1000)
     seen: set[str] = set()
+    poll = max(poll, FOLLOW_POLL)
+    wait = poll
     while True:
         kwargs = {"logGroupName": group, "startTime": start}
         newest = start
@@ -78,13 +87,19 @@ def log_lines(session, group: str, since_seconds: float, *, follow: bool = False
                     seen.add(event["eventId"])
                     newest = max(newest, event["timestamp"])
                     yield LogLine(event["timestamp"], event.get("logStreamName", ""), event["message"].rstrip("\n"))
+            wait = poll
         except logs.exceptions.ResourceNotFoundException:
             if not follow:
                 return
+        except Exception as exc:  # noqa: BLE001 - throttling backs off; anything else is the caller's
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if not follow or code not in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+                raise
+            wait = min(wait * 2, MAX_BACKOFF)
         if not follow:
             return
         start = newest
-        time.sleep(poll)
+        sleep(wait)
 
 
 def gone_function(root, target: Target, name: str) -> str | None:
