@@ -302,3 +302,16 @@ def test_page_urls_are_never_split(learner, width):
         words_whole(result.stdout, sorted(urls))
         assert "WSURL" not in result.stdout
         assert_fits("\n".join(line for line in result.stdout.splitlines() if "http" not in line), width)
+
+
+def test_a_reader_that_goes_away_is_not_a_crash(learner, monkeypatch):
+    """`workshop watch --help | head -1` wrote a crash log (exit 3): a closed pipe ends the command quietly (Click's exit 1)."""
+    from workshop.cli import render
+
+    def gone(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(render, "status_table", gone)
+    root = learner(0, current=0)
+    result = run("status", "--workspace", str(root))
+    assert result.exit_code == 1 and "Unexpected error" not in result.output, result.output
