@@ -29,6 +29,7 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def main() -> None:
     from workshop import emulator
+    from workshop.course import paths
     from workshop.deploy import targets, tools
     from workshop.deploy.targets import Target
 
@@ -39,7 +40,7 @@ def main() -> None:
         try:
             timed([WORKSHOP, "deploy", SERVICE], ws, env)  # warm-up: starts the emulator, first deploy creates the stack
             endpoint = targets.endpoint_for(ws, Target("local"))
-            home = ws / ".workshop" / "home"
+            home = paths.osls_home(ws)
             direct_env = targets.deploy_env(Target("local"), endpoint=endpoint, home=home)
             direct = [*tools.osls_command(), "deploy", "--stage", "dev", "--region", "us-east-1", "--verbose"]
             ours, base = [], []

@@ -8,6 +8,14 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Case counts come from these profiles, never from environment variables: `pytest --hypothesis-profile=quick` while
+# editing, `--hypothesis-profile=thorough` before a release. `default` is what `make test` and CI run.
+settings.register_profile("default", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile("quick", parent=settings.get_profile("default"), max_examples=30)
+settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=3000)
+settings.load_profile("default")
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_COURSE = REPO / "tests" / "sample_course"

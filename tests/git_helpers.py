@@ -11,17 +11,21 @@ from pathlib import Path
 SKIP_DIRS = {".git", ".workshop", ".serverless", "__pycache__", "node_modules", ".pytest_cache"}
 
 
-def files_of(root: Path) -> dict[str, tuple[bytes, bool]]:
-    """Every file the runner must keep (ignored folders left out): relative path -> (content, executable)."""
+def files_of(root: Path) -> dict[str, tuple[bytes, bool | str]]:
+    """Every file the runner must keep (ignored folders left out): relative path -> (content, executable), a symlink
+    as (its target, "symlink")."""
     found = {}
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
-        for name in names:
+        for name in [*names, *(d for d in dirs if (Path(folder) / d).is_symlink())]:
             if name.endswith(".pyc"):
                 continue
             path = Path(folder) / name
             rel = path.relative_to(root).as_posix()
-            found[rel] = (path.read_bytes(), bool(path.stat().st_mode & stat.S_IXUSR))
+            if path.is_symlink():
+                found[rel] = (os.readlink(path).encode("utf-8", "surrogateescape"), "symlink")
+            else:
+                found[rel] = (path.read_bytes(), bool(path.stat().st_mode & stat.S_IXUSR))
     return found
 
 

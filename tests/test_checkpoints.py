@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -246,6 +245,3 @@ def test_dev_check_catches_a_patch_that_does_not_apply(tmp_path, monkeypatch, sa
     assert [item.ok for item in report] == [False, False]
     assert "99-nothing.patch" in report[0].detail and "02-third.patch does not apply" in report[1].detail
 
-
-def test_checkpoints_module_leaves_status_light():
-    assert sys.modules.get("workshop.checkpoints.build") is not None  # imported by these tests, never by status (see startup test)

@@ -91,13 +91,15 @@ def test_demo_on_a_real_account(tmp_path):
         subprocess.run([*run, "teardown", "--workspace", str(ws)], env=env, capture_output=True, text=True, timeout=1800, check=False)
 
 
+def _demo_processes() -> set[str]:
+    """Emulators of demos run by this checkout's Python (other checkouts on the machine may run demos of their own)."""
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    ours = str(Path(sys.executable).parent)
+    return {line.strip() for line in ps.splitlines() if "workshop-demo-" in line and "emulator" in line and ours in line}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(tools.find_osls() is None, reason="osls is not installed (run `make setup`)")
-def _demo_processes() -> set[str]:
-    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
-    return {line.strip() for line in ps.splitlines() if "workshop-demo-" in line and "emulator" in line}
-
-
 def test_ctrl_c_stops_the_demo_cleanly_and_says_how_to_resume(tmp_path):
     import signal
     import time

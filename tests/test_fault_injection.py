@@ -143,19 +143,26 @@ def test_sigkill_the_real_cli(scenarios, tmp_path):
     rng = random.Random(7)
     env = {**os.environ, "WORKSHOP_COURSE_DIR": str(loaded.root), "NO_COLOR": "1"}
     commands = {"reset": ["reset", "--step", "2"], "solve": ["solve", "--step", "1"], "restore": ["restore", restore_name]}
+    landed = 0
     for number in range(CLI_KILLS):
         op = ("reset", "solve", "restore")[number % 3]
         ws = copy_workspace(template, tmp_path / f"cli{number}")
         proc = subprocess.Popen([sys.executable, "-m", "workshop", "-w", str(ws), *commands[op]], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(rng.uniform(0.2, 1.6))
+        started = journal.path(ws)  # written when the operation begins: wait for it, then kill somewhere inside
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.03))
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.wait()
+        landed += journal.pending(ws) is not None  # the operation was cut short: the next command has to finish it
         nxt = subprocess.run([sys.executable, "-m", "workshop", "-w", str(ws), "backups", "--json"], env=env, capture_output=True, text=True)
         assert nxt.returncode == 0, nxt.stderr
         TOTAL["cli"] += 1
         check_after_next_command(ws, op, before, expected)
-    print(f"\nCLI kills: {TOTAL['cli']}; total kills so far: {TOTAL['random'] + TOTAL['named'] + TOTAL['cli']}")
+    assert landed * 2 >= CLI_KILLS, f"only {landed} of {CLI_KILLS} kills landed inside an operation"
+    print(f"\nCLI kills: {TOTAL['cli']} ({landed} inside an operation); total kills so far: {TOTAL['random'] + TOTAL['named'] + TOTAL['cli']}")

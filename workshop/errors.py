@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CRASH = 3

@@ -161,7 +161,7 @@ def test_d_deploys_only_when_pressed_then_v_runs_the_live_checks(learner, monkey
     monkeypatch.setattr(rollout, "deploy_one", lambda ctx, service, **kw: deployed.append(service))
     monkeypatch.setattr(rollout, "deploy_all", lambda *a, **kw: deployed.append("all"))
     monkeypatch.setattr(runner, "run_step", lambda session, step, **kw: verified.append(step.id) or Report(step, []))
-    monkeypatch.setattr("workshop.cli.spinner.DeploySpinner", lambda rctx: __import__("contextlib").nullcontext())
+    monkeypatch.setattr("workshop.cli.common.Spinner", lambda rctx: __import__("contextlib").nullcontext())
 
     root = learner(2, current=3)  # step 3 deploys ride-record; its files are right
     loop, con, events, thread = start(root)

@@ -96,7 +96,7 @@ def test_checkpoint_12_needs_no_replay_and_teardown_leaves_nothing(ws):
     assert result.exit_code == 0, result.output
     assert "replayed" not in result.output
     target, session = _session(root, "s12")
-    needs = [replay.needs(s, root / s, "s12") for s in targets.SERVICES]
+    needs = [replay.needs(s, root / s, "s12") for s in targets.services()]
     assert replay.plan(needs, set()) == ["wild-rydes", "wild-rydes-ride-record"]
     result = cli("teardown", "--stage", "s12")
     assert result.exit_code == 0, result.output

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from workshop.course import paths
 from workshop.deploy import osls, targets
 from workshop.errors import WorkshopError
 
@@ -126,9 +127,9 @@ def test_the_lock_of_a_killed_deploy_is_taken_over(holder):
     root, proc = holder
     proc.kill()  # kill -9: no cleanup ran, the file still names the dead process
     proc.wait()
-    assert str(proc.pid) in (root / ".workshop" / osls.LOCK_FILE).read_text()
+    assert str(proc.pid) in (paths.deploy_lock(root)).read_text()
     with osls.deploy_lock(root, "workshop deploy all"):
-        assert json.loads((root / ".workshop" / osls.LOCK_FILE).read_text())["pid"] == os.getpid()
+        assert json.loads((paths.deploy_lock(root)).read_text())["pid"] == os.getpid()
     with osls.deploy_lock(root):  # and released again
         pass
 
@@ -136,19 +137,19 @@ def test_the_lock_of_a_killed_deploy_is_taken_over(holder):
 def test_the_lock_is_reentrant_within_one_command(tmp_path):
     root = tmp_path / "ws"
     with osls.deploy_lock(root, "workshop deploy all"), osls.deploy_lock(root, "osls deploy wild-rydes"):  # run_osls inside deploy all
-        assert json.loads((root / ".workshop" / osls.LOCK_FILE).read_text())["command"] == "workshop deploy all"
+        assert json.loads((paths.deploy_lock(root)).read_text())["command"] == "workshop deploy all"
 
 
 def test_cli_deploy_while_another_runs_exits_1_naming_it(cli, sample_course, tmp_path, monkeypatch):
     ws = tmp_path / "learner"
     assert cli("init", str(ws)).exit_code == 0
     monkeypatch.chdir(ws)
-    lock = ws / ".workshop" / osls.LOCK_FILE
+    lock = paths.deploy_lock(ws)
     other = subprocess.Popen([sys.executable, "-c", HOLD, str(ws)], stdout=subprocess.PIPE, text=True,
                              env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         assert other.stdout.readline().strip() == "held"
-        for command in (("deploy", "all"), ("deploy", "wild-rydes"), ("teardown",)):
+        for command in (("deploy", "all"), ("deploy", "svc-a"), ("teardown",)):
             result = cli(*command)
             assert result.exit_code == 1, result.output
             assert f"pid {other.pid}" in result.output and "Another deploy is running" in result.output, result.output

@@ -31,7 +31,7 @@ def checkpoints(tmp_path_factory):
 
 def _needs_at(root: Path, step) -> list[replay.Needs]:
     with replay.exported(root, f"checkpoint/{step.slug}") as tree:
-        return [replay.needs(s, tree / s, "dev") for s in targets.SERVICES]
+        return [replay.needs(s, tree / s, "dev") for s in targets.services()]
 
 
 def test_needs_per_checkpoint_follow_the_module(checkpoints):

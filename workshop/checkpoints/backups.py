@@ -8,13 +8,10 @@ Its first parent is HEAD; a second parent, when present, holds the learner's sta
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
-import struct
 from dataclasses import dataclass
-from pathlib import Path
 
-from workshop.checkpoints.repo import GitFailed, Repo
+from workshop.checkpoints.repo import Repo
 from workshop.errors import BadInput
 
 PREFIX = "refs/workshop/backups/"
@@ -48,22 +45,12 @@ def slug(reason: str) -> str:
     return _REASON.sub("-", reason.lower()).strip("-") or "backup"
 
 
-def index_entries(index: Path) -> int:
-    """How many entries an index file holds (its header says so: no git call)."""
-    with index.open("rb") as handle:
-        header = handle.read(12)
-    if len(header) < 12 or header[:4] != b"DIRC":
-        return 0
-    return struct.unpack(">I", header[8:12])[0]
-
-
-def save(repo: Repo, index: Path, tree: str, *, reason: str, head: str | None, head_tree: str | None, staged_tree: str | None) -> Backup:
-    """Commit `tree` (the working tree, staged in `index`) as a new backup ref; returns it."""
+def save(repo: Repo, files: int, tree: str, *, reason: str, head: str | None, head_tree: str | None, staged_tree: str | None) -> Backup:
+    """Commit `tree` (the working tree: `files` files) as a new backup ref; returns it."""
     now = _dt.datetime.now(_dt.timezone.utc)
     reason = slug(reason)
     name = f"{now:%Y%m%dT%H%M%S.%f}Z-{reason}"
     created = now.isoformat(timespec="seconds")
-    files = index_entries(index)
     parents = [head] if head else []
     if staged_tree and staged_tree not in (head_tree, tree):
         parents.append(repo.write_commit(staged_tree, f"workshop backup {name}: the staged index\n", parents[:1]))
@@ -72,25 +59,8 @@ def save(repo: Repo, index: Path, tree: str, *, reason: str, head: str | None, h
         f"Restore: {restore_command(name)}\n"
     )
     commit = repo.write_commit(tree, message, parents)
-    _create_ref(repo, PREFIX + name, commit)  # the backup exists once this ref does (objects first, ref last)
+    repo.create_ref(PREFIX + name, commit, f"workshop backup {name}")  # the backup exists once this ref does (objects first, ref last)
     return Backup(name=name, created=created, reason=reason, files=files, commit=commit)
-
-
-def _create_ref(repo: Repo, ref: str, sha: str) -> None:
-    """Create a new loose ref as git does (exclusive `.lock`, fsync, then rename); an existing ref is an error."""
-    path = repo.git_dir / ref
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    try:
-        os.write(fd, f"{sha}\n".encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if path.exists() or ref in repo.packed_refs():
-        lock.unlink()
-        raise GitFailed(f"{ref} exists already")
-    os.replace(lock, path)
 
 
 def _trailer(message: str, key: str) -> str:
@@ -138,8 +108,5 @@ def find(repo: Repo, name: str) -> Backup:
 def trees(repo: Repo, backup: Backup) -> tuple[str, str | None]:
     """(working-tree tree, staged-index tree or None) of a backup."""
     tree = repo.revs(f"{backup.commit}^{{tree}}")[0]
-    try:
-        staged = repo.revs(f"{backup.commit}^2^{{tree}}")[0]
-    except GitFailed:
-        staged = None
+    staged = repo.rev(f"{backup.commit}^2^{{tree}}")
     return tree, staged

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.checkpoints import backups
 from workshop.checkpoints.refs import (
     BRANCH_PREFIX,
     MAIN,
@@ -53,6 +54,8 @@ class InitResult:
     start: str
     checkpoints: dict[str, str]  # branch name -> commit
     updated: list[str] = field(default_factory=list)  # refs that were created or moved
+    kept: list[str] = field(default_factory=list)  # learner's `checkpoint/*` branches left as they are
+    adopted: str | None = None  # the repository was rebuilt under existing files: the backup holding them as they were
 
 
 def build(repo: Repo, course: Course) -> tuple[str, list[tuple[Step, str]]]:
@@ -62,7 +65,7 @@ def build(repo: Repo, course: Course) -> tuple[str, list[tuple[Step, str]]]:
         raise CourseError(f"{source} is missing: the course has no start state.")
     with repo.temp_index(seed=False) as index:
         specs = [":/" if s == "." else s for s in exclude_pathspecs()]
-        repo.run("-C", str(source), "--git-dir", str(repo.git_dir), "--work-tree", str(source), "add", "-A", "-f", "--", *specs, index=index)
+        repo.run("-C", str(source), "add", "-A", "-f", "--", *specs, index=index, exact_bytes=True, env={"GIT_WORK_TREE": str(source)})
         blob = repo.run("hash-object", "-w", "--stdin", stdin=GITIGNORE.encode()).strip()
         repo.run("update-index", "--add", "--cacheinfo", f"100644,{blob},.gitignore", index=index)
         tree = repo.run("write-tree", index=index).strip()
@@ -84,9 +87,18 @@ def build(repo: Repo, course: Course) -> tuple[str, list[tuple[Step, str]]]:
     return start, commits
 
 
-def _existing_refs(repo: Repo, *prefixes: str) -> dict[str, str]:
-    out = repo.run("for-each-ref", "--format=%(refname) %(objectname)", *prefixes)
-    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+def _merge_exclude(repo: Repo) -> None:
+    """`.git/info/exclude` holds the runner's lines; every line already there is kept."""
+    exclude = repo.git_dir / "info" / "exclude"
+    try:
+        text = exclude.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        text = ""
+    have = set(text.splitlines())
+    missing = [line for line in GITIGNORE.splitlines() if line not in have]
+    if missing:
+        merged = text + ("" if not text or text.endswith("\n") else "\n") + "\n".join(missing) + "\n"
+        workspace.write_atomic(exclude, merged.encode("utf-8", "surrogateescape"))
 
 
 def _clobbered(root: Path, repo: Repo, tree: str) -> list[str]:
@@ -97,59 +109,114 @@ def _clobbered(root: Path, repo: Repo, tree: str) -> list[str]:
         target = root / path
         if target.exists() or target.is_symlink():
             sha = meta.split()[2]
-            if not target.is_file() or repo.run("hash-object", "--no-filters", "--", str(target)).strip() != sha:
+            if target.is_symlink() or not target.is_file() or repo.run("hash-object", "--no-filters", "--", str(target)).strip() != sha:
                 clashes.append(path)
     return clashes
 
 
+NOT_OURS = (
+    "{root} is already a git repository with its own history ({branches}), not a workshop workspace. The workshop keeps "
+    "its checkpoints and backups in a repository of its own: choose an empty folder, e.g. `workshop init {root}/wild-rydes-workshop`."
+)
+
+
 def create_workspace(root: Path, course: Course) -> InitResult:
-    """A learner workspace at `root`: its progress file, then its repository and checkpoints (both safe to redo)."""
+    """A learner workspace at `root`: its progress file, then its repository and checkpoints (both safe to redo).
+
+    A folder that is a workspace but lost its `.git` gets a rebuilt repository with the files kept on top; a git
+    repository that is not a workspace is refused (nothing in it is changed)."""
+    workspace.check_state_dir(root)
+    was_workspace = workspace.state_path(root).is_file()
+    if not was_workspace and (root / ".git").exists():
+        require_git()
+        repo = Repo(root)
+        branches = sorted(repo.ref_ids("refs/heads/"))
+        if branches and START_REF not in repo.ref_ids("refs/workshop/"):  # the runner's own refs: a workspace
+            names = ", ".join(b[len("refs/heads/"):] for b in branches[:3]) + (" ..." if len(branches) > 3 else "")
+            raise WorkshopError(NOT_OURS.format(root=root, branches=f"branches: {names}"))
     workspace.create(root, course.course_version, course.steps[0].id)
-    return init_repo(root, course)
+    return init_repo(root, course, adopt_files=was_workspace)
 
 
-def init_repo(root: Path, course: Course) -> InitResult:
-    """Make `root` a git repository holding the start on `main` and the checkpoint branches; safe to re-run."""
+def init_repo(root: Path, course: Course, *, adopt_files: bool = False) -> InitResult:
+    """Make `root` a git repository holding the start on `main` and the checkpoint branches; safe to re-run.
+
+    Only refs the runner made are moved or deleted: a `checkpoint/*` branch the learner committed on (or made) is kept,
+    and so is the branch HEAD is on. `adopt_files`: a workspace whose repository is rebuilt keeps its files as they are,
+    on top of the start commit (saved first as a backup)."""
     require_git()
     repo = Repo(root)
     created = not repo.exists()
     if created:
         repo.run("init", "-q")
         repo.run("symbolic-ref", "HEAD", MAIN)
-    repo.run("config", "core.autocrlf", "false")
-    exclude = repo.git_dir / "info" / "exclude"
-    if not exclude.is_file() or exclude.read_text(encoding="utf-8") != GITIGNORE:
-        workspace.write_atomic(exclude, GITIGNORE)
+        repo.run("config", "core.autocrlf", "false")
+    _merge_exclude(repo)
     start, commits = build(repo, course)
-    existing = _existing_refs(repo, "refs/workshop/", "refs/heads/")
+    existing = repo.ref_ids("refs/workshop/", "refs/heads/")
     wanted = {START_REF: start}
     for step, commit in commits:
         wanted[PRIVATE_PREFIX + step.slug] = commit
         wanted[BRANCH_PREFIX + step.slug] = commit
-    updates = [(ref, sha, None) for ref, sha in wanted.items() if existing.get(ref) != sha]
-    stale = [ref for ref in existing if ref.startswith((PRIVATE_PREFIX, BRANCH_PREFIX)) and ref not in wanted]
-    populated = False
-    if MAIN not in existing and repo.head_branch() == "main":
-        clashes = _clobbered(root, repo, start)
+    head = repo.head_branch()
+    if not any(ref.startswith("refs/heads/") for ref in existing) and head != "main":
+        repo.run("symbolic-ref", "HEAD", MAIN)  # an empty repository (nothing committed): the workshop's `main`
+        head = "main"
+    on_head = f"refs/heads/{head}" if head else None
+
+    def ours(ref: str) -> bool:
+        """A branch only the runner ever wrote (its reflog says so) and HEAD is not on."""
+        return ref != on_head and repo.written_only_by(ref, "workshop init")
+
+    updates, deletes, kept = [], [], []
+    for ref, sha in wanted.items():
+        old = existing.get(ref)
+        if old is None:
+            updates.append((ref, sha, ""))
+        elif old != sha:
+            if ref.startswith(BRANCH_PREFIX) and not ours(ref):
+                kept.append(ref)
+            else:
+                updates.append((ref, sha, old))
+    for ref, old in existing.items():
+        if ref in wanted:
+            continue
+        if ref.startswith(PRIVATE_PREFIX) or (ref.startswith(BRANCH_PREFIX) and ours(ref)):
+            deletes.append((ref, old))
+        elif ref.startswith(BRANCH_PREFIX):
+            kept.append(ref)
+    populated = adopted = False
+    if MAIN not in existing and head == "main":
+        clashes = [] if adopt_files and created else _clobbered(root, repo, start)
+        adopted = adopt_files and created
         if clashes:
             raise WorkshopError(
                 f"{root} already holds files the workshop would overwrite ({', '.join(clashes[:5])}). "
                 "Move them away or choose an empty folder: `workshop init DIR`."
             )
         updates.append((MAIN, start, ""))
-        populated = True
-    if updates or stale:
-        repo.update_refs(updates, "workshop init: checkpoints")
-        for ref in stale:
-            repo.run("update-ref", "-d", ref)
+        populated = not adopted
+    backup = None
+    if adopted:  # the files stay as they are; a backup holds them before anything else happens
+        with repo.temp_index(seed=False) as index:
+            tree = repo.snapshot(index)
+            files = len(repo.lines("ls-files", "-z", index=index))
+            backup = backups.save(repo, files, tree, reason="rebuilt-repository", head=start, head_tree=None, staged_tree=None)
+    repo.update_refs(updates, "workshop init: checkpoints")
+    repo.delete_refs(deletes, "workshop init: checkpoints")
     if populated:
-        repo.run("read-tree", "--reset", "-u", start)
+        repo.check_out(repo.git_dir / "index", start)
+    elif adopted:
+        repo.run("read-tree", start)  # the index holds the start: `git status` shows the learner's files as changes
+        repo.call("update-index", "-q", "--refresh", exact_bytes=True)
     return InitResult(
         created_repo=created,
         populated=populated,
         start=start,
         checkpoints={branch_name(step): commit for step, commit in commits},
-        updated=[ref for ref, _, _ in updates] + stale,
+        updated=[ref for ref, _, _ in updates] + [ref for ref, _ in deletes],
+        kept=sorted(kept),
+        adopted=backup.name if backup else None,
     )
 
 

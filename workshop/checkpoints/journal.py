@@ -14,10 +14,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workshop.course import workspace
-
-JOURNAL_FILE = "journal.json"
+from workshop.course import paths, workspace
 KILL_ENV = "WORKSHOP_TEST_KILL_AT"
+
+
+def process_start(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, from /proc); "" when unknown. With the pid it names one
+    process: a pid the system gave again to another program has another start time."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
+    except (OSError, IndexError):
+        return ""
 
 
 @dataclass
@@ -29,21 +36,23 @@ class Entry:
     pid: int = field(default_factory=os.getpid)
     started: str = field(default_factory=workspace.now)
     data: dict[str, Any] = field(default_factory=dict)
+    pid_start: str = field(default_factory=lambda: process_start(os.getpid()))
 
 
 def path(root: Path) -> Path:
-    return root / workspace.STATE_DIR / JOURNAL_FILE
+    return paths.journal_file(root)
 
 
 def pending(root: Path) -> Entry | None:
     """The operation a previous command left unfinished, if any (an unreadable journal counts as one)."""
     try:
         raw = json.loads(path(root).read_text(encoding="utf-8"))
-        return Entry(op=str(raw["op"]), phase=str(raw["phase"]), pid=int(raw["pid"]), started=str(raw["started"]), data=dict(raw["data"]))
+        return Entry(op=str(raw["op"]), phase=str(raw["phase"]), pid=int(raw["pid"]), started=str(raw["started"]),
+                     data=dict(raw["data"]), pid_start=str(raw.get("pid_start", "")))
     except FileNotFoundError:
         return None
-    except (ValueError, KeyError, TypeError):
-        return Entry(op="unknown", phase="unknown", pid=0, data={})
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
+        return Entry(op="unknown", phase="unknown", pid=0, data={}, pid_start="")
 
 
 def write(root: Path, entry: Entry, *, durable: bool = True) -> Entry:
@@ -75,7 +84,11 @@ def clear(root: Path) -> None:
 
 
 def running_elsewhere(entry: Entry) -> bool:
-    """True when the process that wrote `entry` is still alive (another command is running)."""
+    """True when the process that wrote `entry` is still alive (another command is running).
+
+    The pid alone is not enough: after a kill the system may give it to another program. The journal names the process
+    by its pid and start time; a journal without a start time counts only if the live process is a workshop command
+    (its command line names workshop, as the emulator's launcher checks its server)."""
     if entry.pid <= 0 or entry.pid == os.getpid():
         return False
     try:
@@ -83,8 +96,17 @@ def running_elsewhere(entry: Entry) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return _not_zombie(entry.pid)
+        pass
+    if not _not_zombie(entry.pid):
+        return False
+    started = process_start(entry.pid)
+    if entry.pid_start and started:
+        return started == entry.pid_start
+    try:
+        cmdline = Path(f"/proc/{entry.pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the pid
+    return b"workshop" in cmdline
 
 
 def _not_zombie(pid: int) -> bool:

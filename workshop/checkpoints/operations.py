@@ -8,7 +8,7 @@ killed half-way leaves the journal behind; `recover` (run first by every command
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,14 +16,8 @@ from typing import Callable
 from workshop.checkpoints import backups, journal, merge
 from workshop.checkpoints.backups import Backup
 from workshop.checkpoints.refs import REBUILD_HINT, start_ref, trees_around
-from workshop.checkpoints.repo import (
-    GitFailed,
-    Repo,
-    changed_paths,
-    open_repo,
-    read_index,
-)
-from workshop.course import workspace
+from workshop.checkpoints.repo import GitFailed, Repo, open_repo
+from workshop.course import progress, workspace
 from workshop.course.model import Course, Step
 from workshop.errors import WorkshopError
 
@@ -44,6 +38,13 @@ IN_PROGRESS = "A git {name} is in progress in {root}. Finish it or abort it (e.g
 UNMERGED = "Git has unmerged files in {root} ({files}). Resolve them and `git add` them (or `git merge --abort`), then run the command again."
 RUNNING = "Another workshop command (pid {pid}) is running `{op}` in this workspace. Wait for it to finish, then run the command again."
 
+SWITCH_FAILED = (
+    "Could not replace {file} ({reason}): {what} stopped part-way. Your files as they were are safe in backup {backup}. "
+    "Make {file} and its folder writable (e.g. `chmod u+w {file}`), then run `{what}` again to finish it, "
+    "or `workshop restore {backup}` to go back."
+)
+_GIT_PATH = re.compile(r"(?:unlink old|create file|create symlink|cannot create directory at|open) '?([^':\n]+?)'?(?::|$)", re.MULTILINE)
+
 INDEX_LOCKED = (
     "Another git command seems to be running in {root} ({lock} exists). Wait for it to finish; if none is running, "
     "delete {lock} and run the command again."
@@ -52,23 +53,22 @@ INDEX_LOCKED = (
 
 def lock_index(repo: Repo) -> Path:
     """Take `.git/index.lock` as git does (exclusive create), so no other git changes the index meanwhile."""
-    lock = repo.git_dir / "index.lock"
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        raise GitFailed(INDEX_LOCKED.format(root=repo.root, lock=lock)) from None
-    os.close(fd)
-    return lock
+        return repo.lock_index()
+    except FileExistsError as exc:
+        raise GitFailed(INDEX_LOCKED.format(root=repo.root, lock=exc.args[0])) from None
 
 
 def install_index(repo: Repo, new_index: Path | None) -> None:
-    """Replace the real index by `new_index` through the lock we hold (git's own protocol); None only releases it."""
-    lock = repo.git_dir / "index.lock"
-    if new_index is not None and new_index.exists():
-        os.replace(new_index, lock)
-        os.replace(lock, repo.git_dir / "index")
-    else:
-        lock.unlink(missing_ok=True)
+    """Replace the real index by `new_index` through the lock we hold; None only releases it."""
+    repo.install_index(new_index)
+
+
+def changed_paths(before: dict | None, after: dict | None) -> list[str] | None:
+    """Paths whose content, mode or presence differ between two index readings (None if either is unknown)."""
+    if before is None or after is None:
+        return None
+    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
 
 def preflight(root: Path) -> Repo:
@@ -84,7 +84,7 @@ def preflight(root: Path) -> Repo:
 
 def _staged_tree(repo: Repo, index: Path) -> str | None:
     """The tree of the learner's index (copied into `index`); unmerged entries are a merge the runner did not make."""
-    tree = repo.write_index_tree(index)  # in-process; git only for what it does not handle (unmerged, intent-to-add)
+    tree = repo.write_index_tree(index)  # GitPython in-process; git only for what it does not handle (unmerged, intent-to-add)
     if tree:
         return tree
     status, out, _ = repo.call("write-tree", index=index)
@@ -129,16 +129,17 @@ def replace_files(
             wanted, conflicts = target(repo, index, current, *resolved)
             if wanted == current:
                 return Outcome(conflicts=conflicts)
-            backup = backups.save(repo, index, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
+            entries_before = repo.index_entries(index)
+            files = len(entries_before) if entries_before is not None else len(repo.lines("ls-files", "-z", index=index))
+            backup = backups.save(repo, files, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
             journal.advance(root, entry, "applying", backup=backup.name, current=current, target=wanted)
-            entries_before = read_index(index)
-            repo.switch(index, current, wanted)
-            changed = changed_paths(entries_before, read_index(index))
+            _switch(repo, index, current, wanted, backup.name, intent.get("what", f"workshop {op}"))
+            changed = changed_paths(entries_before, repo.index_entries(index))
             journal.kill_point(f"{op}:switched")
             new_staged = staged(repo) if staged else None
             if new_staged:
                 repo.run("read-tree", new_staged, index=index)
-                repo.call("update-index", "-q", "--refresh", index=index)
+                repo.call("update-index", "-q", "--refresh", index=index, exact_bytes=True)
             install_index(repo, index)
             installed = True
             journal.kill_point(f"{op}:installed")
@@ -153,17 +154,43 @@ def replace_files(
             journal.clear(root)
 
 
+def _switch(repo: Repo, index: Path, current: str, target: str, backup: str | None, what: str) -> None:
+    """repo.switch; a file git could not replace (read-only, immutable, in a read-only folder) is named, with the
+    backup that holds the files and the command that finishes the operation."""
+    try:
+        repo.switch(index, current, target)
+    except GitFailed as exc:
+        detail = exc.detail or exc.message
+        found = _GIT_PATH.search(detail)
+        reason = "permission denied" if "ermission denied" in detail else \
+            "operation not permitted" if "not permitted" in detail else detail.strip().splitlines()[-1]
+        raise WorkshopError(
+            SWITCH_FAILED.format(file=found.group(1).strip() if found else "a file of the workspace", reason=reason,
+                                 what=what, backup=backup or "(none)"),
+            detail=detail,
+        ) from None
+
+
 def _finish(root: Path, entry: journal.Entry) -> None:
     """The last part of an operation, done again by `recover`: progress marker, then clear the journal."""
     if entry.op == "reset" and entry.data.get("step_id"):
-        state = workspace.load_state(root)
-        state.current = entry.data["step_id"]
-        workspace.save_state(root, state)
+        _restart_at(root, entry.data["step_id"], entry.data.get("forget") or [])
     journal.clear(root)
 
 
+def _restart_at(root: Path, step_id: str, forget: list[str]) -> None:
+    """The progress side of a reset: the step is current, and it and every later step must be verified again."""
+    state = workspace.load_state(root)
+    state.current = step_id
+    progress.forget_from(state, forget)
+    workspace.save_state(root, state)
+
+
 def recover(root: Path) -> list[str]:
-    """Finish an operation a killed command left half-done; returns what was done (empty when nothing was pending)."""
+    """Finish an operation a killed command left half-done; returns what was done (empty when nothing was pending).
+
+    Never a dead end: a journal that cannot be read or lacks what it needs is cleared (the files are left as they are
+    and saved); when git's gc pruned what the operation was writing, the files go back to how they were before it."""
     entry = journal.pending(root)
     if entry is None:
         return []
@@ -172,27 +199,46 @@ def recover(root: Path) -> list[str]:
     repo = open_repo(root)
     repo.wait_for_temp_locks()
     (repo.git_dir / "index.lock").unlink(missing_ok=True)  # ours: the journal says a runner held it
-    what = entry.data.get("what", f"workshop {entry.op}")
+    what = str(entry.data.get("what") or f"workshop {entry.op}")
+    backup = entry.data.get("backup")
+    target, before = entry.data.get("target"), entry.data.get("current")
+    if entry.op == "unknown":
+        journal.clear(root)
+        return [f"The journal of an interrupted command ({journal.path(root)}) could not be read; it was cleared and your "
+                "files were left as they are. Check them with `workshop diff`; `workshop backups` lists the saved states."]
     if entry.phase != "applying":
         journal.clear(root)
         return [f"`{what}` was interrupted before it changed any file; cleaned up what it left."]
+    if not (isinstance(target, str) and target and isinstance(before, str) and before):
+        journal.clear(root)
+        kept = f" The files from before it are in backup {backup} (`{backups.restore_command(backup)}`)." if isinstance(backup, str) and backup else ""
+        return [f"`{what}` was interrupted and its journal is incomplete: it was cleared and your files were left as they are "
+                f"(check them with `workshop diff`).{kept}"]
     lock_index(repo)
     notes = []
+    goal = target if repo.has_objects(target) else before if repo.has_objects(before) else None
     try:
         with repo.temp_index() as index:
             now = repo.snapshot(index)
-            target, before = entry.data["target"], entry.data["current"]
             if now not in (target, before):
-                extra = backups.save(repo, index, now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
-                notes.append(f"Your files were saved first as backup {extra.name}.")
-            repo.switch(index, now, target)
-            install_index(repo, index)
+                files = len(repo.lines("ls-files", "-z", index=index))
+                extra = backups.save(repo, files, now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
+                notes.append(f"Your files as the interrupted command left them were saved first as backup {extra.name}.")
+            if goal is not None:
+                _switch(repo, index, now, goal, backup, what)
+                install_index(repo, index)
     finally:
         install_index(repo, None)
-    _finish(root, entry)
-    backup = entry.data.get("backup")
-    return [f"`{what}` was interrupted; it is now finished. Your files from before it are in backup {backup} "
-            f"(`{backups.restore_command(backup)}`).", *notes]
+    if goal == target:
+        _finish(root, entry)
+        return [f"`{what}` was interrupted; it is now finished. Your files from before it are in backup {backup} "
+                f"(`{backups.restore_command(backup)}`).", *notes]
+    journal.clear(root)
+    if goal == before:
+        return [f"`{what}` was interrupted, and what it was writing is no longer in the repository (`git gc` pruned it). "
+                f"Your files are back as they were before it (also in backup {backup}). Run `{what}` again.", *notes]
+    return [f"`{what}` was interrupted, and `git gc` pruned both what it was writing and the files from before it: those "
+            "are lost, and your files were left as the command left them. Check them with `workshop diff`.", *notes]
 
 
 def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
@@ -200,12 +246,11 @@ def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
 
     outcome = replace_files(
         root, "reset", f"reset-to-step-{step.number:02d}", lambda repo, index, current, start_tree: (start_tree, []),
-        target_ref=start_ref(course, step), step_id=step.id, what=f"workshop reset --step {step.number}",
+        target_ref=start_ref(course, step), step_id=step.id, forget=progress.ids_from(course, step),
+        what=f"workshop reset --step {step.number}",
     )
-    if outcome.backup is None:  # nothing to change: still move the marker
-        state = workspace.load_state(root)
-        state.current = step.id
-        workspace.save_state(root, state)
+    if outcome.backup is None:  # nothing to change: still move the marker and take back the marks
+        _restart_at(root, step.id, progress.ids_from(course, step))
     outcome.step = step
     return outcome
 

@@ -5,7 +5,9 @@ Both the builder (build.py) and the operations (operations.py) import this modul
 
 from __future__ import annotations
 
-from workshop.checkpoints.repo import GitFailed, Repo
+from pathlib import Path
+
+from workshop.checkpoints.repo import GitFailed, MissingRevision, Repo, open_repo
 from workshop.course.model import Course, Step
 from workshop.errors import WorkshopError
 
@@ -40,3 +42,18 @@ def trees_around(repo: Repo, course: Course, step: Step) -> tuple[str, str]:
     except GitFailed:
         raise WorkshopError(f"The workspace has no checkpoints for step {step.number}. {REBUILD_HINT}") from None
     return base, after
+
+
+def export_rev(root: Path, rev: str, destination: Path) -> Path:
+    """Write the files of a commit or tree of the workspace's repository into `destination` (never the learner's
+    working tree), byte for byte; a missing one is one clear line naming `workshop init`."""
+    try:
+        return open_repo(root).export_tree(rev, destination)
+    except MissingRevision:
+        shown = rev.removesuffix("^{tree}")
+        raise WorkshopError(f"The checkpoint {shown} is missing from this workspace. {REBUILD_HINT}") from None
+
+
+def export_checkpoint(root: Path, step: Step, destination: Path) -> Path:
+    """The files after `step`, from the runner's private ref (never the learner's `checkpoint/*` branch)."""
+    return export_rev(root, PRIVATE_PREFIX + step.slug, destination)

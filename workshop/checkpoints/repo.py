@@ -1,14 +1,24 @@
-"""The workspace's git repository at the lowest level: one way to run git, the runner's identity, temporary indexes, locks.
+"""The git adapter: the one module that reaches git, through GitPython. Nothing here prints.
 
-Git runs through GitPython's command runner with argument lists (never a shell). Nothing here prints. The runner
+Two ways in, both GitPython's:
+- in-process, through `git.Repo` with the pure-Python object database (GitDB): resolving refs, reading the index,
+  writing the trees of an index, commits and refs. Each steps aside to a git command when GitPython cannot answer
+  exactly as git would (SHA-256 repositories, unmerged or flagged index entries, index formats it does not read);
+- git commands, through `repo.git`'s runner with argument lists (never a shell).
+
+The runner's git commands never depend on the learner's git configuration: they run without the user's global and
+system config (`GIT_CONFIG_GLOBAL`, `GIT_CONFIG_NOSYSTEM`), with the settings they rely on given on the command line
+(no CRLF conversion, real symlinks, exec bits, no attributes file), and with the git directory named explicitly.
+The commands that move bytes between the learner's files and the object store (staging the working tree, switching
+it) run with a private git directory (`.git/workshop/bytes/`, sharing the real object store) whose `info/attributes`
+unsets every conversion, so a `.gitattributes` in the workspace cannot change a byte either (git 2.39 has no
+`--attr-source`; `info/attributes` is the one source that outranks a workspace's `.gitattributes`). The runner
 commits under its own identity (environment variables), so it never needs or changes the learner's git config.
-A few things are done in-process exactly as git does them, because each git subprocess costs ~5-10 ms: resolving refs,
-writing loose objects, the tree of an index. Each steps aside to git for anything unusual (packed objects, unmerged
-entries, other index formats).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -17,8 +27,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from workshop.checkpoints import gitfiles
-from workshop.checkpoints.gitfiles import changed_paths, read_index  # noqa: F401 - callers import them from here
 from workshop.course import workspace
 from workshop.errors import NotAWorkspace, WorkshopError
 
@@ -30,13 +38,46 @@ RUNNER_NAME = "Workshop runner"
 RUNNER_EMAIL = "runner@workshop.invalid"
 # Commits the runner builds from the course (start, checkpoints) carry a fixed date, so rebuilding gives the same ids.
 FIXED_DATE = "946684800 +0000"
-# Where the runner keeps its temporary index files (inside .git, never in the learner's files).
+# Where the runner keeps its temporary index files and its private git directory (inside .git, never in the learner's files).
 TEMP_DIR = "workshop"
+BYTES_DIR = "bytes"
 LOCK_WAIT_SECONDS = 3.0
+INDEX_LOCK = "index.lock"
+# Settings every runner git command relies on, whatever the learner's repository config says.
+SETTINGS = (
+    "core.quotePath=false",
+    "core.autocrlf=false",
+    "core.safecrlf=false",
+    "core.eol=lf",
+    "core.symlinks=true",
+    "core.filemode=true",
+    "core.attributesFile=/dev/null",
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "core.splitIndex=false",
+    "core.sparseCheckout=false",
+    "core.hooksPath=/dev/null",
+    "index.sparse=false",
+    "gc.auto=0",
+    "advice.detachedHead=false",
+)
+# The private git directory's attributes: no conversion of any kind in either direction, for every path.
+NO_CONVERSION = "* -text -eol -crlf -filter -ident -working-tree-encoding -export-ignore -export-subst\n"
+# Environment variables that would point git somewhere else than the workspace or bring in other config. GitPython
+# starts git with a copy of the process environment, so each one present is given a neutral value instead.
+REPO_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_INDEX_FILE")
+NEUTRAL = {
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES": "", "GIT_NAMESPACE": "", "GIT_CONFIG_PARAMETERS": "", "GIT_CONFIG_COUNT": "0",
+    "GIT_CEILING_DIRECTORIES": "", "GIT_EXTERNAL_DIFF": "", "GIT_DIFF_OPTS": "", "GIT_PAGER": "cat", "GIT_EDITOR": ":",
+}
 
 
 class GitFailed(WorkshopError):
     """A git command failed in a way the learner can act on."""
+
+
+class MissingRevision(GitFailed):
+    """A ref or object the runner needs is not in the repository."""
 
 
 def require_git() -> None:
@@ -70,6 +111,16 @@ def exclude_pathspecs() -> list[str]:
     return specs
 
 
+def _clean_environ(git_dir: Path) -> dict[str, str]:
+    """What the runner's git calls set over the process environment: no user or system config, nothing redirected."""
+    env = {name: value for name, value in NEUTRAL.items() if name in os.environ}
+    if "GIT_COMMON_DIR" in os.environ:
+        env["GIT_COMMON_DIR"] = str(git_dir)
+    env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
+                "GIT_OBJECT_DIRECTORY": str(git_dir / "objects"), "GIT_INDEX_FILE": str(git_dir / "index")})
+    return env
+
+
 class Repo:
     """The git repository at a workspace root."""
 
@@ -77,12 +128,48 @@ class Repo:
         require_git()
         import git  # GitPython: imported only once git is known to exist
 
+        self._gitpython = git
         self.root = Path(root)
         self.git_dir = self.root / ".git"
         self._git = git.Git(str(self.root))
+        self._repo = None
+        self._loose = None
         self._sha1: bool | None = None
 
-    # -- running git ---------------------------------------------------------------------------------------------
+    # -- GitPython in-process ------------------------------------------------------------------------------------
+    @property
+    def repo(self):
+        """GitPython's `git.Repo` over the workspace's repository (its object database read and written in-process)."""
+        if self._repo is None:
+            # GitPython's Repo follows these variables of the learner's environment: not for the workspace's repository.
+            saved = {name: os.environ.pop(name) for name in REPO_VARIABLES if name in os.environ}
+            try:
+                self._repo = self._gitpython.Repo(str(self.root))
+            finally:
+                os.environ.update(saved)
+            self._repo.git.update_environment(**_clean_environ(self.git_dir), GIT_DIR=str(self.git_dir), GIT_WORK_TREE=str(self.root))
+        return self._repo
+
+    @property
+    def loose(self):
+        """gitdb's reader of loose objects, in-process (GitPython's own object database asks `git cat-file`, a process)."""
+        if self._loose is None:
+            from gitdb.db.loose import LooseObjectDB
+
+            self._loose = LooseObjectDB(str(self.git_dir / "objects"))
+        return self._loose
+
+    def sha1_objects(self) -> bool:
+        """False when the repository names objects another way (SHA-256): GitPython cannot; only git commands then."""
+        if self._sha1 is None:
+            try:
+                reader = self.repo.config_reader("repository")
+                self._sha1 = str(reader.get_value("extensions", "objectformat", "sha1")).lower() == "sha1"
+            except Exception:  # an unreadable config: let git commands do everything
+                self._sha1 = False
+        return self._sha1
+
+    # -- git commands --------------------------------------------------------------------------------------------
     def call(
         self,
         *args: str,
@@ -90,11 +177,19 @@ class Repo:
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
         binary: bool = False,
+        exact_bytes: bool = False,
     ) -> tuple[int, str | bytes, str]:
-        """Run `git ARGS` in the workspace: (status, stdout, stderr). `index` points GIT_INDEX_FILE at a private index."""
-        full_env = dict(env or {})
+        """Run `git ARGS` in the workspace: (status, stdout, stderr).
+
+        `index` points GIT_INDEX_FILE at a private index; `exact_bytes` runs with the private git directory whose
+        attributes unset every conversion (for commands that move bytes between the files and the object store)."""
+        full_env = _clean_environ(self.git_dir)
+        full_env["GIT_WORK_TREE"] = str(self.root)
+        full_env["GIT_DIR"] = str(self._bytes_dir() if exact_bytes else self.git_dir)
+        full_env.update(env or {})
         if index is not None:
             full_env["GIT_INDEX_FILE"] = str(index)
+        settings = [part for setting in SETTINGS for part in ("-c", setting)]
         stream = None
         try:
             if stdin is not None:
@@ -102,7 +197,7 @@ class Repo:
                 stream.write(stdin)
                 stream.seek(0)
             status, out, err = self._git.execute(
-                ["git", "-c", "core.quotePath=false", *args],
+                ["git", *settings, *args],
                 istream=stream,
                 env=full_env,
                 with_extended_output=True,
@@ -130,23 +225,81 @@ class Repo:
         sep = "\0" if "-z" in args else "\n"
         return [line for line in out.split(sep) if line]
 
+    def _bytes_dir(self) -> Path:
+        """The private git directory for byte-exact commands: shares the object store, never the learner's attributes."""
+        folder = self.git_dir / TEMP_DIR / BYTES_DIR
+        attributes = folder / "info" / "attributes"
+        try:
+            if attributes.read_text(encoding="utf-8") == NO_CONVERSION:
+                return folder
+        except OSError:
+            pass
+        (folder / "refs").mkdir(parents=True, exist_ok=True)
+        (folder / "info").mkdir(exist_ok=True)
+        fmt = "" if self.sha1_objects() else "[core]\n\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = sha256\n"
+        workspace.write_atomic(folder / "config", fmt or "[core]\n\trepositoryformatversion = 0\n", durable=False)
+        workspace.write_atomic(folder / "HEAD", "ref: refs/heads/main\n", durable=False)
+        workspace.write_atomic(attributes, NO_CONVERSION, durable=False)
+        return folder
+
+    # -- refs and objects ----------------------------------------------------------------------------------------
     def rev(self, ref: str) -> str | None:
         """The object id `ref` names, or None."""
         try:
-            return self.run("rev-parse", "-q", "--verify", ref).strip() or None
+            return self.revs(ref)[0]
         except GitFailed:
             return None
 
     def revs(self, *refs: str) -> list[str]:
-        """Several object ids (each must exist): read in-process when they can be, else in one git call."""
-        found = [self._resolve(ref) for ref in refs]
-        return found if all(found) else self.run("rev-parse", *refs).split()
+        """Several object ids (each must exist): resolved in-process by GitPython, else in one git call."""
+        found = [self._resolve(ref) for ref in refs] if self.sha1_objects() else [None]
+        if all(found):
+            return found
+        if len(refs) == 1:
+            return self.run("rev-parse", "--verify", "--end-of-options", refs[0]).split()
+        return self.run("rev-parse", *refs).split()
 
     def _resolve(self, name: str) -> str | None:
-        return gitfiles.resolve(self.git_dir, name)
+        """HEAD, a full ref name or an object id, each optionally `^{tree}` of a loose commit; None when git should
+        answer (any other form, packed objects)."""
+        git = self._gitpython
+        base, tree = (name[:-7], True) if name.endswith("^{tree}") else (name, False)
+        try:
+            if len(base) == 40 and all(c in "0123456789abcdef" for c in base):
+                sha = base
+            elif base == "HEAD" or base.startswith("refs/"):
+                sha = git.SymbolicReference.dereference_recursive(self.repo, base)
+            else:
+                return None
+            if not tree:
+                return sha
+            raw = self.loose.stream(bytes.fromhex(sha))
+            if raw.type != b"commit":
+                return None
+            commit = git.Commit(self.repo, bytes.fromhex(sha))
+            commit._deserialize(io.BytesIO(raw.read()))
+            return commit.tree.hexsha
+        except Exception:  # missing, packed, or unreadable: git decides
+            return None
 
-    def packed_refs(self) -> dict[str, str]:
-        return gitfiles.packed_refs(self.git_dir)
+    def ref_ids(self, *prefixes: str) -> dict[str, str]:
+        """Ref name -> object id for every ref under `prefixes` (loose and packed)."""
+        out = self.run("for-each-ref", "--format=%(refname) %(objectname)", *prefixes)
+        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+    def written_only_by(self, ref: str, message: str) -> bool:
+        """True when every entry of `ref`'s reflog (GitPython reads it) starts with `message`: only that writer ever
+        moved it. Without a reflog: when its commit is the runner's."""
+        try:
+            entries = self._gitpython.RefLog.from_file(str(self.git_dir / "logs" / ref))
+        except FileNotFoundError:
+            entries = []
+        except Exception:
+            return False
+        if entries:
+            return all(entry.message.startswith(message) for entry in entries)
+        status, out, _ = self.call("log", "-1", "--format=%ae", ref)
+        return status == 0 and out.strip() == RUNNER_EMAIL
 
     def commit_tree(self, tree: str, message: str, parents: Sequence[str] = (), date: str | None = None) -> str:
         args = ["commit-tree", tree]
@@ -155,31 +308,59 @@ class Repo:
         return self.run(*args, env=runner_env(date), stdin=message.encode("utf-8")).strip()
 
     def write_commit(self, tree: str, message: str, parents: Sequence[str] = ()) -> str:
-        """Like commit-tree (runner identity, now), written in-process: no subprocess."""
-        stamp = f"{int(time.time())} +0000"
-        lines = [f"tree {tree}", *(f"parent {p}" for p in parents)]
-        lines += [f"author {RUNNER_NAME} <{RUNNER_EMAIL}> {stamp}", f"committer {RUNNER_NAME} <{RUNNER_EMAIL}> {stamp}", "", message]
-        return self.store(b"commit", "\n".join(lines).encode("utf-8")).hex()
-
-    def store(self, kind: bytes, data: bytes) -> bytes:
-        """Write one loose object (in-process for SHA-1 repositories); its binary id."""
+        """A commit by the runner, now: written in-process by GitPython (git commit-tree for SHA-256 repositories)."""
         if not self.sha1_objects():
-            return bytes.fromhex(self.run("hash-object", "-t", kind.decode(), "-w", "--stdin", stdin=data).strip())
-        return gitfiles.store(self.git_dir, kind, data)
+            return self.commit_tree(tree, message, parents, date=f"{int(time.time())} +0000")
+        git = self._gitpython
+        from gitdb.base import IStream
 
-    def sha1_objects(self) -> bool:
-        """False when the repository names objects another way (SHA-256): then only git writes or parses them."""
-        if self._sha1 is None:
-            self._sha1 = gitfiles.sha1_objects(self.git_dir)
-        return self._sha1
+        repo = self.repo
+        stamp = int(time.time())
+        actor = git.Actor(RUNNER_NAME, RUNNER_EMAIL)
+        commit = git.Commit(
+            repo, git.Commit.NULL_BIN_SHA, git.Tree(repo, bytes.fromhex(tree)),
+            actor, stamp, 0, actor, stamp, 0, message,
+            [git.Commit(repo, bytes.fromhex(p)) for p in parents], "UTF-8",
+        )
+        stream = io.BytesIO()
+        commit._serialize(stream)
+        data = stream.getvalue()
+        return self.loose.store(IStream(git.Commit.type, len(data), io.BytesIO(data))).binsha.hex()
+
+    def create_ref(self, ref: str, sha: str, message: str) -> None:
+        """Create a new ref (an existing one is an error): GitPython's locked write, or git for SHA-256."""
+        if not self.sha1_objects():
+            self.update_refs([(ref, sha, "")], message)
+            return
+        git = self._gitpython
+        if (self.git_dir / ref).exists() or ref in self._packed_ref_names():
+            raise GitFailed(f"{ref} exists already")
+        # An object given (not a name) is written as it is: no lookup through `git cat-file`.
+        git.Reference(self.repo, ref, check_path=False).set_reference(git.Commit(self.repo, bytes.fromhex(sha)))
+
+    def _packed_ref_names(self) -> set[str]:
+        git = self._gitpython
+        try:
+            return {name for _, name in git.SymbolicReference._iter_packed_refs(self.repo)}
+        except Exception:
+            return set()
 
     def update_refs(self, updates: Sequence[tuple[str, str, str | None]], message: str) -> None:
         """Update several refs in one transaction: (ref, new, expected old; "" = must not exist, None = any)."""
+        zero = "0" * (40 if self.sha1_objects() else 64)
         lines = []
         for ref, new, old in updates:
-            lines.append(f"update {ref} {new}" + ("" if old is None else f" {old or '0' * 40}"))
+            lines.append(f"update {ref} {new}" + ("" if old is None else f" {old or zero}"))
+        if not lines:
+            return
         payload = ("\n".join(lines) + "\n").encode("utf-8")
         self.run("update-ref", "-m", message, "--stdin", stdin=payload, env=runner_env())
+
+    def delete_refs(self, deletes: Sequence[tuple[str, str]], message: str) -> None:
+        """Delete refs in one transaction, each only if it still holds the id given."""
+        if deletes:
+            payload = "".join(f"delete {ref} {old}\n" for ref, old in deletes).encode("utf-8")
+            self.run("update-ref", "-m", message, "--stdin", stdin=payload, env=runner_env())
 
     # -- state of the repository ---------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -187,8 +368,12 @@ class Repo:
 
     def head_branch(self) -> str | None:
         """The branch HEAD is on (`main`), or None when HEAD is detached."""
-        text = (self.git_dir / "HEAD").read_text(encoding="utf-8").strip()
-        return text[len("ref: refs/heads/"):] if text.startswith("ref: refs/heads/") else None
+        try:
+            head = self.repo.head
+            return head.reference.path[len("refs/heads/"):] if not head.is_detached else None
+        except Exception:
+            out = self.call("symbolic-ref", "-q", "HEAD")[1].strip()
+            return out[len("refs/heads/"):] if out.startswith("refs/heads/") else None
 
     def operation_in_progress(self) -> str | None:
         """The name of a merge/rebase/cherry-pick/revert git has in progress, or None."""
@@ -207,7 +392,7 @@ class Repo:
         out = self.lines("ls-files", "-u", "-z", index=index)
         return sorted({line.split("\t", 1)[1] for line in out if "\t" in line})
 
-    # -- temporary indexes ---------------------------------------------------------------------------------------
+    # -- indexes -------------------------------------------------------------------------------------------------
     def temp_dir(self) -> Path:
         folder = self.git_dir / TEMP_DIR
         folder.mkdir(exist_ok=True)
@@ -232,14 +417,38 @@ class Repo:
             path.unlink(missing_ok=True)
             Path(f"{path}.lock").unlink(missing_ok=True)
 
-    def snapshot(self, index: Path) -> str:
-        """Stage the whole working tree (tracked, modified, untracked; never the ignored folders) into `index`; its tree id."""
-        self.run("add", "-A", "-f", "--", *exclude_pathspecs(), index=index)
-        return self.write_index_tree(index) or self.run("write-tree", index=index).strip()
+    def index_entries(self, index: Path) -> dict[str, tuple[int, str]] | None:
+        """The stage-0 entries of an index file (path -> (mode, id)), read by GitPython; None when it cannot read it."""
+        if not self.sha1_objects() or not index.is_file():
+            return None
+        try:
+            entries = self._gitpython.IndexFile(self.repo, str(index)).entries
+        except Exception:  # an index format GitPython does not read (v4, split): git answers instead
+            return None
+        return {path: (entry.mode, entry.hexsha) for (path, stage), entry in entries.items() if stage == 0}
 
     def write_index_tree(self, index: Path) -> str | None:
         """`git write-tree` in-process (None when git must do it: unmerged or flagged entries, other index formats)."""
-        return gitfiles.index_tree(self.git_dir, index) if self.sha1_objects() else None
+        if not self.sha1_objects() or not index.is_file():
+            return None
+        git = self._gitpython
+        try:
+            found = git.IndexFile(self.repo, str(index))
+            entries = found.entries.values()
+            if not entries or any(e.stage or e.extended_flags or e.mode == 0o40000 for e in entries):
+                return None  # unmerged, intent-to-add / skip-worktree, or sparse folders: only git writes these right
+            return found.write_tree().hexsha
+        except Exception:
+            return None
+
+    def tree_of_index(self, index: Path) -> str:
+        return self.write_index_tree(index) or self.run("write-tree", index=index).strip()
+
+    def snapshot(self, index: Path) -> str:
+        """Stage the whole working tree (tracked, modified, untracked; never the ignored folders) into `index`, byte
+        for byte whatever the learner's attributes and config; its tree id."""
+        self.run("add", "-A", "-f", "--", *exclude_pathspecs(), index=index, exact_bytes=True)
+        return self.tree_of_index(index)
 
     def tree_of(self, path: Path) -> str:
         """The tree of the working tree right now (a throwaway index)."""
@@ -247,9 +456,36 @@ class Repo:
             return self.snapshot(index)
 
     def switch(self, index: Path, current: str, target: str) -> None:
-        """Make the working tree (which equals `current`, as staged in `index`) equal `target`."""
+        """Make the working tree (which equals `current`, as staged in `index`) equal `target`, byte for byte."""
         if current != target:
-            self.run("read-tree", "-u", "-m", current, target, index=index)
+            self.run("read-tree", "-u", "-m", current, target, index=index, exact_bytes=True)
+
+    def check_out(self, index: Path, tree: str) -> None:
+        """Write `tree`'s files into the working tree (which holds none of them yet), staged in `index`."""
+        self.run("read-tree", "--reset", "-u", tree, index=index, exact_bytes=True)
+
+    def lock_index(self) -> Path:
+        """Take `.git/index.lock` (GitPython's exclusive lock file), so no other git changes the index meanwhile.
+        Raises FileExistsError when another process holds it."""
+        from git.util import LockFile
+
+        lock = LockFile(str(self.git_dir / "index"))
+        try:
+            lock._obtain_lock_or_raise()
+        except OSError:
+            raise FileExistsError(str(self.git_dir / INDEX_LOCK)) from None
+        lock._owns_lock = False  # the lock outlives this object: install_index releases it
+        return self.git_dir / INDEX_LOCK
+
+    def install_index(self, new_index: Path | None) -> None:
+        """Replace the real index by `new_index` through the lock we hold (git's protocol: the lock file renamed over
+        the index, so the index keeps the mtime git gave it); None only releases the lock."""
+        lock = self.git_dir / INDEX_LOCK
+        if new_index is not None and new_index.exists():
+            os.replace(new_index, lock)
+            os.replace(lock, self.git_dir / "index")
+        else:
+            lock.unlink(missing_ok=True)
 
     def wait_for_temp_locks(self) -> list[Path]:
         """Let an orphaned git child of a killed runner finish, then remove what it left; the files removed."""
@@ -261,6 +497,8 @@ class Repo:
             time.sleep(0.05)
         removed = []
         for leftover in folder.iterdir():
+            if leftover.name == BYTES_DIR:
+                continue
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
@@ -268,10 +506,32 @@ class Repo:
             removed.append(leftover)
         return removed
 
+    def has_objects(self, *shas: str) -> bool:
+        """True when every object given, and every object it reaches, is in the store (`git rev-list --objects`)."""
+        status, _, _ = self.call("rev-list", "--objects", "--quiet", *shas)
+        return status == 0
+
+    # -- exports -------------------------------------------------------------------------------------------------
+    def export_tree(self, rev: str, destination: Path) -> Path:
+        """Write the files of a commit or tree into `destination` (never the learner's working tree), byte for byte."""
+        tree = self.rev(rev if rev.endswith("}") else f"{rev}^{{tree}}")
+        if tree is None:
+            raise MissingRevision(f"{rev} is missing")
+        import tarfile
+
+        archive = self.run("archive", "--format=tar", tree, binary=True, exact_bytes=True)
+        destination.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(destination, filter="data")
+        return destination
+
 
 def open_repo(root: Path) -> Repo:
     """The workspace's repository; a workspace without one names `workshop init`."""
     repo = Repo(root)
     if not repo.exists():
-        raise NotAWorkspace(f"{root} has no git repository yet. Run `workshop init {root}` to build it (your files are kept).")
+        raise NotAWorkspace(
+            f"{root} has no git repository (its .git folder is missing). Run `workshop init {root}` to rebuild it: "
+            "your files are kept as they are, on top of the rebuilt checkpoints."
+        )
     return repo

@@ -7,9 +7,7 @@ import re
 from collections.abc import Callable
 
 from workshop.checks.model import Problem, Result, errored, failed, pending
-from workshop.checks.registry import RR, WR
 
-SERVICES = (RR, WR)
 # Where a learner's deploy may have gone instead (probed only once a stack is missing from the target's region).
 PROBE_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
@@ -143,7 +141,9 @@ def _stack(ctx, service: str) -> dict:
 
 def _other_stages(ctx, service: str) -> list[str]:
     pattern = re.compile(rf"^{re.escape(service)}-([A-Za-z0-9-]+)$")
-    longer = [s for s in SERVICES if s != service and s.startswith(service + "-")]
+    from workshop.course import model
+
+    longer = [s for s in model.load(ctx.course_root).services if s != service and s.startswith(service + "-")]
     names = []
     for page in ctx.client("cloudformation").get_paginator("list_stacks").paginate(StackStatusFilter=ACTIVE):
         for summary in page["StackSummaries"]:

@@ -190,7 +190,8 @@ def ride_recorded_sns(ctx) -> Result:
     if "problem" in o:
         return o["problem"]
     before = ((ctx.history.get("request-ride-http") or {}).get("checks", {}).get("ride-recorded", {}).get("data") or {})
-    compared = f"; over HTTP at step 4: 201 in {before['http_ms']} ms" if before.get("http_ms") is not None else ""
+    compared = (f"; over HTTP at {ctx.step_ref('request-ride-http')}: 201 in {before['http_ms']} ms"
+                if before.get("http_ms") is not None else "")
     if o["path"] == "http":
         return failed(_said(o), "recorded via SNS", f"The deployed RequestRide still posts over HTTP: run {deploy_cmd(WR)}.", **_data(o))
     if o["path"] != "sns":
@@ -227,7 +228,8 @@ def poison_ride(ctx) -> Result:
                               "the poison ride in the DLQ", poison=poison)
     if ctx.target.name == "aws" and not ctx.wait:
         return pending(f"poison ride {poison} published; not in the DLQ yet", "the poison ride in the DLQ",
-                       "On AWS, Lambda retries for a few minutes before the DLQ: run `workshop verify --step 13 --wait`.",
+                       "On AWS, Lambda retries for a few minutes before the DLQ: run `workshop verify --step "
+                       f"{ctx.step_ref('dead-letter-queue').removeprefix('step ')} --wait`.",
                        poison=poison)
     return failed(f"poison ride {poison} is not in the DLQ after {limit:.0f} s", "the poison ride in the DLQ",
                   "Let handler_sns raise on a bad message (no try/except), keep `onError` and sqs:SendMessage, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Callable
 
 from workshop.checks import aws
 from workshop.checks.aws import deploy_cmd, live
@@ -14,7 +15,7 @@ HTTP_HANDLER = "handlers/put_ride_record.handler_http"
 SNS_HANDLER = "handlers/put_ride_record.handler_sns"
 
 
-def function(ctx, service: str, name: str, *, missing_fix: str) -> dict | None:
+def function(ctx, service: str, name: str) -> dict | None:
     """A deployed function's configuration; None when absent and the stack does not declare it; drift when it does."""
     from botocore.exceptions import ClientError
 
@@ -32,11 +33,64 @@ def function(ctx, service: str, name: str, *, missing_fix: str) -> dict | None:
     return config
 
 
-def _need_function(ctx, service: str, name: str, fix: str) -> dict:
-    config = function(ctx, service, name, missing_fix=fix)
+def _need_function(ctx, service: str, name: str, fix: str | Callable[[], str]) -> dict:
+    """The deployed function's configuration; missing, the check ends with `fix` (a callable: worked out only then)."""
+    config = function(ctx, service, name)
     if config is None:
-        raise Problem(failed(f"no function {ctx.target.function(service, name)}", f"{name} deployed", fix))
+        raise Problem(failed(f"no function {ctx.target.function(service, name)}", f"{name} deployed",
+                             fix() if callable(fix) else fix))
     return config
+
+
+# --- fixes that fit what was observed: "deploy" when the files already declare it, else "declare it (step N)" ---
+
+def files(ctx, service: str) -> dict:
+    """The service's serverless.yml as data; {} when it is missing or broken (the static checks say so)."""
+    from workshop.checks import sls
+
+    try:
+        return sls.config(ctx, service)
+    except Problem:
+        return {}
+
+
+def declared_function(ctx, service: str, name: str) -> dict | None:
+    """The function as the learner's serverless.yml declares it, or None."""
+    from workshop.checks import sls
+
+    return sls.functions(files(ctx, service)).get(name)
+
+
+def declared_resources(ctx, service: str, cfn_type: str) -> dict[str, dict]:
+    from workshop.checks import sls
+
+    return sls.of_type(files(ctx, service), cfn_type)
+
+
+def deploy_or_declare(ctx, service: str, what: str, *, declared: bool, step_id: str, declare: str) -> str:
+    """The fix for something the target lacks: deploy it when the files declare it, else declare it (at its step) first."""
+    if declared:
+        return f"{what} is declared in {service}/serverless.yml but not deployed yet: run {deploy_cmd(service)}."
+    return f"{declare} ({ctx.step_ref(step_id)}), then run {deploy_cmd(service)}."
+
+
+def need_sns_function(ctx) -> dict:
+    """PutRideRecordSns as deployed; missing, the fix says whether to declare it or only to deploy it."""
+    def fix() -> str:
+        return deploy_or_declare(ctx, RR, "PutRideRecordSns", declared=declared_function(ctx, RR, "PutRideRecordSns") is not None,
+                                 step_id="add-sns-function", declare="Declare PutRideRecordSns")
+
+    return _need_function(ctx, RR, "PutRideRecordSns", fix)
+
+
+def deployed_resource(ctx, service: str, logical: str, *, what: str, cfn_type: str, step_id: str, declare: str) -> str:
+    """The physical id of a resource the stack holds; missing, the fix fits what the learner's files declare."""
+    found = aws.resources(ctx, service).get(logical)
+    if not found or not found.get("PhysicalResourceId"):
+        fix = deploy_or_declare(ctx, service, logical, declared=logical in declared_resources(ctx, service, cfn_type),
+                                step_id=step_id, declare=declare)
+        raise Problem(failed(f"{ctx.target.stack(service)} has no {what} ({logical})", f"{logical} deployed", fix))
+    return found["PhysicalResourceId"]
 
 
 @live
@@ -48,12 +102,15 @@ def stacks_deployed(ctx) -> Result:
 @live
 def http_function(ctx) -> Result:
     aws.stack(ctx, RR)
-    fix = f"Rename the function to PutRideRecordHttp (step 2), then run {deploy_cmd(RR)}."
+    def fix() -> str:
+        return deploy_or_declare(ctx, RR, "PutRideRecordHttp", declared=declared_function(ctx, RR, "PutRideRecordHttp") is not None,
+                                 step_id="rename-http-function", declare="Rename the function to PutRideRecordHttp")
+
     config = _need_function(ctx, RR, "PutRideRecordHttp", fix)
     if config["Handler"] != HTTP_HANDLER:
         return failed(f"handler {config['Handler']}", HTTP_HANDLER,
                       f"Set `handler: {HTTP_HANDLER}` in {RR}/serverless.yml, then {deploy_cmd(RR)}.")
-    if function(ctx, RR, "PutRideRecord", missing_fix="") is not None:
+    if function(ctx, RR, "PutRideRecord") is not None:
         return failed("PutRideRecord is still deployed", "PutRideRecord gone",
                       f"Delete PutRideRecord from {RR}/serverless.yml, then {deploy_cmd(RR)}.")
     return passed(f"{config['FunctionName']} -> {HTTP_HANDLER}; PutRideRecord gone", "PutRideRecordHttp only")
@@ -105,7 +162,8 @@ def record_url_parameter(ctx) -> Result:
 
 
 def topic_arn(ctx) -> str:
-    arn = aws.physical(ctx, WR, "RidesSnsTopic", what="topic", step_hint="Declare RidesSnsTopic in wild-rydes/serverless.yml (step 5),")
+    arn = deployed_resource(ctx, WR, "RidesSnsTopic", what="topic", cfn_type="AWS::SNS::Topic", step_id="add-sns-topic",
+                            declare=f"Declare RidesSnsTopic in {WR}/serverless.yml")
 
     def exists():
         from botocore.exceptions import ClientError
@@ -135,12 +193,16 @@ def topic_arn_parameter(ctx) -> Result:
     name = f"/wild-rydes/{ctx.target.stage}/SnsTopicArn"
     value = parameter(ctx, name)
     if value is None:
-        if aws.of_type(ctx, WR, "AWS::SSM::Parameter") and any(
-                r.get("PhysicalResourceId") == name for r in aws.of_type(ctx, WR, "AWS::SSM::Parameter").values()):
-            return aws.drift(ctx, WR, "the SSM parameter", name)
-        return failed(f"the topic exists but there is no SSM parameter {name}", f"{name} = {arn}",
-                      f"Add the AWS::SSM::Parameter (Name /wild-rydes/${{sls:stage}}/SnsTopicArn, Value Ref RidesSnsTopic) "
-                      f"to {WR}/serverless.yml, then {deploy_cmd(WR)}.")
+        declared = [logical for logical, r in aws.of_type(ctx, WR, "AWS::SSM::Parameter").items()
+                    if r.get("PhysicalResourceId") == name]
+        if declared:
+            return aws.drift(ctx, WR, declared[0], f"the SSM parameter {name}")
+        if declared_resources(ctx, WR, "AWS::SSM::Parameter"):
+            fix = f"The SSM parameter is declared in {WR}/serverless.yml but not deployed yet: run {deploy_cmd(WR)}."
+        else:
+            fix = (f"Add the AWS::SSM::Parameter (Name /wild-rydes/${{sls:stage}}/SnsTopicArn, Value Ref RidesSnsTopic) "
+                   f"to {WR}/serverless.yml, then {deploy_cmd(WR)}.")
+        return failed(f"the topic exists but there is no SSM parameter {name}", f"{name} = {arn}", fix)
     if value == arn:
         return passed(f"{name} = {value}", arn)
     if value == arn.rsplit(":", 1)[-1]:
@@ -153,7 +215,7 @@ def topic_arn_parameter(ctx) -> Result:
 @live
 def sns_function(ctx) -> Result:
     aws.stack(ctx, RR)
-    config = _need_function(ctx, RR, "PutRideRecordSns", f"Declare PutRideRecordSns (step 8), then run {deploy_cmd(RR)}.")
+    config = need_sns_function(ctx)
     if config["Handler"] != SNS_HANDLER:
         return failed(f"handler {config['Handler']}", SNS_HANDLER, f"Set `handler: {SNS_HANDLER}`, then {deploy_cmd(RR)}.")
     table = aws.physical(ctx, RR, "RideRecordTable", what="table", step_hint="Keep RideRecordTable,")
@@ -167,7 +229,7 @@ def sns_function(ctx) -> Result:
 @live
 def subscription(ctx) -> Result:
     arn = topic_arn(ctx)
-    fn = _need_function(ctx, RR, "PutRideRecordSns", f"Declare PutRideRecordSns (step 8), then run {deploy_cmd(RR)}.")
+    fn = need_sns_function(ctx)
     client = ctx.client("sns")
     subs = [s for page in client.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
             for s in page["Subscriptions"] if s.get("Protocol") == "lambda"]
@@ -181,7 +243,8 @@ def subscription(ctx) -> Result:
         if declared:
             return aws.drift(ctx, RR, next(iter(declared)), "the topic's subscription to PutRideRecordSns")
         return failed("the topic has no lambda subscription", f"a lambda subscription to {fn['FunctionName']}",
-                      f"Add the sns event to PutRideRecordSns (step 9), then {deploy_cmd(RR)}.")
+                      deploy_or_declare(ctx, RR, "PutRideRecordSns's sns event", declared=_declares_sns_event(ctx),
+                                        step_id="subscribe-sns-function", declare="Add the sns event to PutRideRecordSns"))
     attrs = client.get_subscription_attributes(SubscriptionArn=mine[0]["SubscriptionArn"])["Attributes"]
     if str(attrs.get("PendingConfirmation", "false")).lower() != "false":
         return failed("the subscription is pending confirmation", "a confirmed subscription",
@@ -208,7 +271,7 @@ def sns_invoke_permission(ctx) -> Result:
     from botocore.exceptions import ClientError
 
     arn = topic_arn(ctx)
-    fn = _need_function(ctx, RR, "PutRideRecordSns", f"Declare PutRideRecordSns (step 8), then run {deploy_cmd(RR)}.")
+    fn = need_sns_function(ctx)
     try:
         policy = json.loads(ctx.client("lambda").get_policy(FunctionName=fn["FunctionName"])["Policy"])
     except ClientError as exc:
@@ -220,8 +283,18 @@ def sns_invoke_permission(ctx) -> Result:
     declared = aws.of_type(ctx, RR, "AWS::Lambda::Permission")
     if declared:
         return aws.drift(ctx, RR, next(iter(declared)), "the permission for SNS to invoke PutRideRecordSns")
-    return failed("PutRideRecordSns's resource policy does not let SNS invoke it", "lambda:InvokeFunction for sns.amazonaws.com",
-                  f"Declare the sns event on PutRideRecordSns (the framework adds the permission), then {deploy_cmd(RR)}.")
+    if _declares_sns_event(ctx):
+        fix = (f"PutRideRecordSns's sns event (the framework adds the permission from it) is declared in {RR}/serverless.yml "
+               f"but not deployed yet: run {deploy_cmd(RR)}.")
+    else:
+        fix = f"Declare the sns event on PutRideRecordSns (the framework adds the permission), then {deploy_cmd(RR)}."
+    return failed("PutRideRecordSns's resource policy does not let SNS invoke it", "lambda:InvokeFunction for sns.amazonaws.com", fix)
+
+
+def _declares_sns_event(ctx) -> bool:
+    from workshop.checks import sls
+
+    return bool(sls.events(declared_function(ctx, RR, "PutRideRecordSns") or {}, "sns"))
 
 
 @live
@@ -233,7 +306,7 @@ def request_ride_env(ctx) -> Result:
         seen = ("the deployed RequestRide has no RIDES_SNS_TOPIC_ARN in its environment" if "RIDES_SNS_TOPIC_ARN" not in env
                 else f"RIDES_SNS_TOPIC_ARN = {env['RIDES_SNS_TOPIC_ARN']}")
         return failed(seen, f"RIDES_SNS_TOPIC_ARN = {arn}",
-                      f"Deploy step 11's change: {deploy_cmd(WR)}.")
+                      f"Deploy the change of {ctx.step_ref('publish-to-sns')}: {deploy_cmd(WR)}.")
     if "RIDE_RECORD_URL" in env:
         return failed("RequestRide still has RIDE_RECORD_URL", "no RIDE_RECORD_URL",
                       f"Delete RIDE_RECORD_URL from {WR}/serverless.yml, then {deploy_cmd(WR)}.")

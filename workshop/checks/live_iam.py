@@ -8,7 +8,7 @@ import urllib.parse
 
 from workshop.checks import aws
 from workshop.checks.aws import deploy_cmd, live
-from workshop.checks.live import _need_function, topic_arn
+from workshop.checks.live import _need_function, declared_function, declared_resources, deploy_or_declare, need_sns_function, topic_arn
 from workshop.checks.model import Problem, Result, failed, passed
 from workshop.checks.registry import RR, WR
 
@@ -70,11 +70,14 @@ def publish_permission(ctx) -> Result:
 
 
 def queue_arn(ctx) -> tuple[str, dict]:
-    fn = _need_function(ctx, RR, "PutRideRecordSns", f"Declare PutRideRecordSns (step 8), then run {deploy_cmd(RR)}.")
+    fn = need_sns_function(ctx)
     queues = aws.of_type(ctx, RR, "AWS::SQS::Queue")
     if not queues:
+        declared = declared_resources(ctx, RR, "AWS::SQS::Queue")
         raise Problem(failed(f"{ctx.target.stack(RR)} has no SQS queue", "RideRecordDlq deployed",
-                             f"Declare RideRecordDlq (AWS::SQS::Queue) in {RR}/serverless.yml, then {deploy_cmd(RR)}."))
+                             deploy_or_declare(ctx, RR, next(iter(declared), "RideRecordDlq"), declared=bool(declared),
+                                               step_id="dead-letter-queue",
+                                               declare=f"Declare RideRecordDlq (AWS::SQS::Queue) in {RR}/serverless.yml")))
     logical, summary = next(iter(queues.items()))
     from botocore.exceptions import ClientError
 
@@ -92,8 +95,11 @@ def dlq_config(ctx) -> Result:
     arn, fn = queue_arn(ctx)
     target = (fn.get("DeadLetterConfig") or {}).get("TargetArn")
     if target != arn:
-        return failed(f"DeadLetterConfig.TargetArn = {target or 'none'}", arn,
-                      f"Set PutRideRecordSns's `onError: {{Fn::GetAtt: [RideRecordDlq, Arn]}}`, then {deploy_cmd(RR)}.")
+        if not target and (declared_function(ctx, RR, "PutRideRecordSns") or {}).get("onError"):
+            fix = f"PutRideRecordSns's `onError` is declared in {RR}/serverless.yml but not deployed yet: run {deploy_cmd(RR)}."
+        else:
+            fix = f"Set PutRideRecordSns's `onError: {{Fn::GetAtt: [RideRecordDlq, Arn]}}`, then {deploy_cmd(RR)}."
+        return failed(f"DeadLetterConfig.TargetArn = {target or 'none'}", arn, fix)
     return passed(f"DeadLetterConfig -> {arn}", arn)
 
 

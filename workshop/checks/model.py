@@ -124,6 +124,13 @@ class Context:
     def service_dir(self, service: str) -> Path:
         return self.root / service
 
+    def step_ref(self, step_id: str) -> str:
+        """`step 8`: a step named by its id, numbered as the course numbers it (fix texts never hard-code numbers)."""
+        from workshop.course import model
+
+        step = model.load(self.course_root).by_id(step_id)
+        return f"step {step.number}" if step is not None else f"step {step_id!r}"
+
     @property
     def session(self):
         with self._lock:

@@ -25,53 +25,54 @@ def _c(id, title, service, family, run, calls=(), holds_at_end=True, writes=Fals
     return Check(id, title, service, family, run, tuple(calls), holds_at_end, writes, reference)
 
 
+# Grouped by the step that introduces them (named by id: course.toml decides which step runs which check, and numbers them).
 _CHECKS = (
-    # step 0
+    # deploy-start
     _c("stacks-deployed", "Both stacks are deployed", BOTH, "live", "live:stacks_deployed", STACK,
        reference=DOCS_SLS + "deploying"),
     _c("ride-recorded-http", "A ride requested over HTTP is recorded (writes a test ride)", BOTH, "behaviour",
        "behaviour:ride_recorded_http", RIDE, holds_at_end=False, writes=True,
        reference=DOCS_AWS + "apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html"),
-    # step 1
+    # split-handler
     _c("put-ride-record-functions", "put_ride_record(ride) and handler_http(event, context) exist", RR, "static",
        "code:put_ride_record_functions", reference=DOCS_AWS + "lambda/latest/dg/python-handler.html"),
     _c("handler-http-behaviour", "handler_http stores a ride from an API Gateway event", RR, "static",
        "code:handler_http_behaviour", reference=DOCS_AWS + "lambda/latest/dg/python-handler.html"),
-    # step 2
+    # rename-http-function
     _c("http-function-declared", "PutRideRecordHttp is declared with POST /record", RR, "static",
        "static:http_function_declared", reference=DOCS_SLS + "functions"),
-    # step 3
+    # deploy-http-function
     _c("live-http-function", "PutRideRecordHttp is deployed with handler_http; PutRideRecord is gone", RR, "live",
        "live:http_function", FN, reference=DOCS_SLS + "functions"),
     _c("live-record-route", "POST /record invokes PutRideRecordHttp", RR, "live", "live:record_route",
        STACK + ("apigateway:GetResources", "apigateway:GetIntegration"), reference=DOCS_SLS + "events/apigateway"),
     _c("live-record-url-parameter", "The ride-record URL is published in SSM", RR, "live", "live:record_url_parameter",
        STACK + ("ssm:GetParameter",), holds_at_end=False, reference=DOCS_SLS + "variables#reference-variables-using-the-ssm-parameter-store"),
-    # step 4
+    # request-ride-http
     _c("ride-recorded", "A requested ride is recorded (writes a test ride; path and latency reported)", BOTH, "behaviour",
        "behaviour:ride_recorded_any", RIDE, writes=True, reference=DOCS_AWS + "lambda/latest/dg/monitoring-cloudwatchlogs.html"),
-    # step 5
+    # add-sns-topic
     _c("topic-declared", "RidesSnsTopic is declared as an SNS topic", WR, "static", "static:topic_declared",
        reference=DOCS_AWS + "AWSCloudFormation/latest/UserGuide/aws-resource-sns-topic.html"),
     _c("topic-arn-parameter-declared", "An SSM parameter holds the topic's ARN", WR, "static", "static:topic_arn_parameter",
        reference=DOCS_AWS + "AWSCloudFormation/latest/UserGuide/aws-resource-ssm-parameter.html"),
-    # step 6
+    # deploy-topic
     _c("live-topic", "The rides topic exists", WR, "live", "live:topic", TOPIC,
        reference=DOCS_AWS + "sns/latest/dg/sns-create-topic.html"),
     _c("live-topic-arn-parameter", "The SSM parameter holds the topic's ARN", WR, "live", "live:topic_arn_parameter",
        STACK + ("sns:GetTopicAttributes", "ssm:GetParameter"), reference=DOCS_AWS + "systems-manager/latest/userguide/systems-manager-parameter-store.html"),
-    # step 7
+    # add-sns-handler
     _c("handler-sns-function", "handler_sns(event, context) exists and uses put_ride_record", RR, "static",
        "code:handler_sns_function", reference=DOCS_AWS + "lambda/latest/dg/with-sns.html"),
     _c("handler-sns-behaviour", "handler_sns stores the ride of every record of an SNS event", RR, "static",
        "code:handler_sns_behaviour", reference=DOCS_AWS + "lambda/latest/dg/with-sns.html"),
-    # step 8
+    # add-sns-function
     _c("sns-function-declared", "PutRideRecordSns is declared with handler_sns and the table name", RR, "static",
        "static:sns_function_declared", reference=DOCS_SLS + "functions"),
-    # step 9
+    # subscribe-sns-function
     _c("sns-event-declared", "PutRideRecordSns subscribes to the topic whose ARN SSM holds", RR, "static",
        "static:sns_event_declared", reference=DOCS_SLS + "events/sns"),
-    # step 10
+    # deploy-subscription
     _c("live-sns-function", "PutRideRecordSns is deployed with handler_sns and the table name", RR, "live",
        "live:sns_function", FN, reference=DOCS_SLS + "functions"),
     _c("live-subscription", "The topic delivers to PutRideRecordSns (confirmed lambda subscription)", RR, "live",
@@ -80,19 +81,19 @@ _CHECKS = (
     _c("live-sns-invoke-permission", "SNS may invoke PutRideRecordSns from the rides topic", RR, "live",
        "live:sns_invoke_permission", TOPIC_FN + ("lambda:GetPolicy",),
        reference=DOCS_AWS + "lambda/latest/dg/access-control-resource-based.html"),
-    # step 11
+    # publish-to-sns
     _c("request-ride-publishes", "RequestRide publishes to RIDES_SNS_TOPIC_ARN and may (sns:Publish)", WR, "static",
        "code:request_ride_publishes", reference=DOCS_AWS + "sns/latest/api/API_Publish.html"),
     _c("request-ride-publish-behaviour", "A ride request publishes the ride once and calls nobody over HTTP", WR, "static",
        "code:request_ride_publish_behaviour", reference=DOCS_AWS + "sns/latest/api/API_Publish.html"),
-    # step 12
+    # deploy-sns-path
     _c("live-request-ride-env", "RequestRide has the topic ARN and no RIDE_RECORD_URL", WR, "live", "live:request_ride_env",
        TOPIC_FN, reference=DOCS_SLS + "functions#environment-variables"),
     _c("live-publish-permission", "RequestRide's role allows sns:Publish on the topic", WR, "live", "live_iam:publish_permission",
        TOPIC_FN + ROLE, reference=DOCS_SLS + "iam"),
     _c("ride-recorded-sns", "A requested ride is recorded through SNS (writes a test ride)", BOTH, "behaviour",
        "behaviour:ride_recorded_sns", RIDE, writes=True, reference=DOCS_AWS + "sns/latest/dg/sns-lambda-as-subscriber.html"),
-    # step 13
+    # dead-letter-queue
     _c("dlq-declared", "RideRecordDlq is PutRideRecordSns's onError target and may be written to", RR, "static",
        "static:dlq_declared", reference=DOCS_SLS + "functions#dead-letter-queue-dlq"),
     _c("live-dlq-config", "PutRideRecordSns sends failed events to RideRecordDlq", RR, "live", "live_iam:dlq_config",

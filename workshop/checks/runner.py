@@ -47,10 +47,6 @@ class Report:
     def passed(self) -> bool:
         return bool(self.runs) and all(r.result.passed for r in self.runs)
 
-    @property
-    def writes(self) -> bool:
-        return any(r.check.writes for r in self.runs)
-
     def to_json(self) -> dict[str, Any]:
         step = None if self.step is None else self.step.number
         return {"step": step, "passed": self.passed, "checks": [r.to_json() for r in self.runs]}
@@ -99,6 +95,7 @@ def run_step(session, step, **kwargs: Any) -> Report:
 
 def record(session, report: Report) -> None:
     """Store a step's result: `verified` when every check passed; a failing re-run takes `verified` back."""
+    from workshop.course import progress as course_progress
     from workshop.course import workspace
 
     progress = session.state.step(report.step.id)
@@ -109,10 +106,52 @@ def record(session, report: Report) -> None:
                    for r in report.runs},
     }
     if report.passed:
-        progress.state, progress.verified_at = "verified", at
+        course_progress.mark_verified(session, report.step, at)
     elif progress.state == "verified":
-        progress.state = "not yet"
+        progress.state, progress.verified_on = "not yet", None
     session.save()
+
+
+@dataclass
+class Advance:
+    """What `workshop next` did: the step now current, whether the module is finished, and any re-verification run."""
+
+    step: Any
+    finished: bool
+    reverified: Report | None = None
+
+
+def advance(session, *, force: bool = False, before_checks: Callable[[Any, list[str]], None] | None = None) -> Advance:
+    """Move on from the current step. Unless forced: it must be verified on the files as they are now (changed files
+    are verified again), and finishing re-verifies every check that must still hold (the state is a cache).
+    `before_checks(step, writes)` is told before any checks run again (step None: the end-of-module checks)."""
+    from workshop.course import progress as course_progress
+    from workshop.errors import WorkshopError
+
+    current = session.current()
+    reverified = None
+    if not force:
+        if course_progress.step_state(session, current) != "verified":
+            raise WorkshopError(f"Step {current.number} has not passed its checks yet: run `workshop verify` "
+                                "(or `workshop next --force` to skip it; it then shows as skipped).")
+        if course_progress.changed_since_verified(session, current):
+            if before_checks is not None:
+                before_checks(current, writing_checks(session.course, current))
+            reverified = run_step(session, current)
+            if not reverified.passed:
+                raise WorkshopError(f"Your files or deploys of step {current.number} changed since it was verified, and its "
+                                    "checks no longer pass: run `workshop verify` to see the fixes "
+                                    "(or `workshop next --force` to skip it).")
+        if session.course.index(current) + 1 >= len(session.course.steps):
+            if before_checks is not None:
+                before_checks(None, writing_checks(session.course, None))
+            report = verify_all(session)
+            if not report.passed:
+                failing = ", ".join(r.check.id for r in report.runs if not r.result.passed)
+                raise WorkshopError(f"Before finishing, every check that must still hold was run again, and these do not "
+                                    f"pass: {failing}. Run `workshop verify --all` to see the fixes.")
+    step, finished = course_progress.move_next(session, force=force)
+    return Advance(step, finished, reverified)
 
 
 def writing_checks(course, step) -> list[str]:
@@ -141,17 +180,28 @@ _IAM_ACTION = {"apigateway:GetResources": "apigateway:GET", "apigateway:GetInteg
 _NO_PERMISSION = {"sts:GetCallerIdentity"}  # always allowed
 
 
-# Where the checks' calls may go: the workshop's own resources (every name starts with a service's, `wild-rydes-...`).
-IAM_RESOURCES = {
-    "cloudformation": ["arn:aws:cloudformation:*:*:stack/wild-rydes-*/*"],
-    "dynamodb": ["arn:aws:dynamodb:*:*:table/wild-rydes-*"],
-    "iam": ["arn:aws:iam::*:role/wild-rydes-*"],
-    "lambda": ["arn:aws:lambda:*:*:function:wild-rydes-*"],
-    "logs": ["arn:aws:logs:*:*:log-group:/aws/lambda/wild-rydes-*"],
-    "sns": ["arn:aws:sns:*:*:wild-rydes-*"],
-    "sqs": ["arn:aws:sqs:*:*:wild-rydes-*"],
-    "ssm": ["arn:aws:ssm:*:*:parameter/wild-rydes/*", "arn:aws:ssm:*:*:parameter/wild-rydes-*"],
+# Where the checks' calls may go: the workshop's own resources, whose names start with a service's (`<service>-*`;
+# SSM parameters are `/<service>/...`). One template per API prefix, filled with each service of the course.
+IAM_RESOURCE_TEMPLATES = {
+    "cloudformation": ["arn:aws:cloudformation:*:*:stack/{name}-*/*"],
+    "dynamodb": ["arn:aws:dynamodb:*:*:table/{name}-*"],
+    "iam": ["arn:aws:iam::*:role/{name}-*"],
+    "lambda": ["arn:aws:lambda:*:*:function:{name}-*"],
+    "logs": ["arn:aws:logs:*:*:log-group:/aws/lambda/{name}-*"],
+    "sns": ["arn:aws:sns:*:*:{name}-*"],
+    "sqs": ["arn:aws:sqs:*:*:{name}-*"],
+    "ssm": ["arn:aws:ssm:*:*:parameter/{name}/*", "arn:aws:ssm:*:*:parameter/{name}-*"],
 }
+
+
+def iam_resources(prefix: str) -> list[str]:
+    """The ARN patterns of API `prefix` for every service of the course (`wild-rydes-*` covers `wild-rydes-ride-record-*`)."""
+    if prefix not in IAM_RESOURCE_TEMPLATES:
+        raise KeyError(f"a check calls {prefix}: name the workshop's {prefix} ARNs in IAM_RESOURCE_TEMPLATES")
+    return [template.format(name=name.removesuffix("-*")) for template in IAM_RESOURCE_TEMPLATES[prefix]
+            for name in _stack_name_patterns()]
+
+
 # Calls that name no workshop resource: listing the stacks (the "deployed elsewhere?" hint), API Gateway's GET (its
 # resources are ids, not names), a subscription's attributes (no resource-level form), and the managed policies a function role may have attached (read only).
 IAM_ACCOUNT_WIDE = {"cloudformation:ListStacks": "*", "apigateway:GET": "*", "sns:GetSubscriptionAttributes": "*",
@@ -176,16 +226,24 @@ def iam_policy() -> dict[str, Any]:
                    "Effect": "Allow", "Action": actions, "Resource": resource} for resource, actions in wide.items()]
     for sid, actions in (("WorkshopVerifyReads", reads - writes), ("WorkshopVerifyTestRides", writes)):
         for prefix in sorted({a.split(":")[0] for a in actions if a not in IAM_ACCOUNT_WIDE}):
-            if prefix not in IAM_RESOURCES:
-                raise KeyError(f"a check calls {prefix}: name the workshop's {prefix} ARNs in IAM_RESOURCES")
             statements.append({"Sid": f"{sid}{prefix.capitalize()}", "Effect": "Allow",
                                "Action": sorted(a for a in actions if a.startswith(prefix + ":") and a not in IAM_ACCOUNT_WIDE),
-                               "Resource": IAM_RESOURCES[prefix]})
+                               "Resource": iam_resources(prefix)})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def _stack_name_patterns() -> list[str]:
+    """`<service>-*` for each service of the course, leaving out those another already covers."""
+    import fnmatch
+
+    from workshop.course import model
+
+    patterns = sorted(f"{service}-*" for service in model.load().services)
+    return [p for p in patterns if not any(o != p and fnmatch.fnmatchcase(p, o) for o in patterns)]
+
+
 def iam_policy_text() -> str:
-    """docs/verify-iam-policy.json as it must read (regenerate: `python -c "from workshop import verify; print(verify.iam_policy_text(), end='')" > docs/verify-iam-policy.json`)."""
+    """docs/verify-iam-policy.json as it must read (regenerate: `python -c "from workshop.checks import runner; print(runner.iam_policy_text(), end='')" > docs/verify-iam-policy.json`)."""
     import json
 
     return json.dumps(iam_policy(), indent=2) + "\n"

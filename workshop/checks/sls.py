@@ -88,12 +88,13 @@ def unresolved(text: str) -> bool:
 def framework_print(ctx, service: str) -> dict | None:
     """Ask the framework itself (`osls print`, bounded) for the resolved configuration; None when it cannot say."""
     def run() -> dict | None:
+        from workshop.course import paths
         from workshop.deploy import targets, tools
 
         osls = tools.find_osls()
         if osls is None:
             return None
-        home = ctx.root / ".workshop" / "osls-home"
+        home = paths.osls_home(ctx.root)  # the deploys' HOME: one osls cache per workspace
         home.mkdir(parents=True, exist_ok=True)
         env = targets.deploy_env(ctx.target, endpoint=ctx.endpoint, home=home)
         try:

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
-from click.exceptions import ClickException
+from click import exceptions as click_exceptions
+from click.exceptions import ClickException, UsageError
 from typer.core import TyperGroup
 
 from workshop import errors
 
+# A group called without a command has printed its help already (click raises this UsageError after).
+_HELP_SHOWN = getattr(click_exceptions, "NoArgsIsHelpError", ())
 # Click's own control flow (usage errors, --help, exits) passes through untouched.
 _CLICK_FLOW = (ClickException, typer.Exit, typer.Abort)
 
@@ -42,6 +45,20 @@ class WorkshopGroup(TyperGroup):
 
             err_console().print("[yellow]Interrupted.[/] Run the same command again to carry on.")
             raise typer.Exit(errors.EXIT_INTERRUPTED) from None
+        except UsageError as exc:  # an unknown option, a missing value: one line naming the help to read
+            if isinstance(exc, _HELP_SHOWN):
+                raise
+            from rich.markup import escape
+
+            from workshop.cli.render import error_line
+
+            names, at = [], exc.ctx
+            while at is not None and at.parent is not None:  # the root's own name may be a test runner's
+                names.insert(0, at.info_name or "")
+                at = at.parent
+            where = " ".join(["workshop", *names])
+            error_line(escape(f"{exc.format_message()} Run `{where} --help` to see what it takes."))
+            raise typer.Exit(errors.EXIT_USAGE) from None
         except _CLICK_FLOW:
             raise
         except BrokenPipeError:

@@ -14,27 +14,40 @@ MAX_DIFF_LINES = 60
 class RichPresenter:
     """Shows each stage of a demo step with Rich; waits for Enter between steps unless told not to."""
 
-    def __init__(self, pause: bool, last: int = 13):
+    def __init__(self, pause: bool):
         from workshop.cli import render
 
         self.out = render.out_console()
         self.wait = pause
-        self.last = last  # the last step's number, from the course
 
-    def card(self, step, why: str) -> None:
-        from workshop.cli import tables
+    def card(self, step, why: str, last) -> None:
+        from rich.panel import Panel
+        from rich.rule import Rule
 
-        tables.demo_card(self.out, step, self.last, why)
+        self.out.print(Rule(f"[bold]Step {step.number} of {last.number}[/]", align="left"))
+        kinds = ", ".join(step.kinds)
+        self.out.print(Panel(why or step.title, title=f"[bold]{step.title}[/]", subtitle=f"{kinds} · {', '.join(step.services)}",
+                             title_align="left", subtitle_align="left"))
 
     def pictures(self, before: list[str], after: list[str]) -> None:
-        from workshop.cli import tables
+        from rich.panel import Panel
 
-        tables.demo_pictures(self.out, before, after)
+        if before == after:
+            self.out.print(Panel("\n".join(after), title="Architecture (unchanged by this step)", title_align="left"))
+            return
+        self.out.print(Panel("\n".join(before), title="Before", title_align="left", border_style="dim"))
+        self.out.print(Panel("\n".join(after), title="After", title_align="left", border_style="green"))
 
     def diff(self, text: str) -> None:
-        from workshop.cli import tables
+        from rich.syntax import Syntax
 
-        tables.demo_diff(self.out, text, MAX_DIFF_LINES)
+        if not text.strip():
+            return
+        lines = text.rstrip("\n").splitlines()
+        shown = "\n".join(lines[:MAX_DIFF_LINES])
+        self.out.print(Syntax(shown, "diff", theme="ansi_dark", background_color="default", word_wrap=False))
+        if len(lines) > MAX_DIFF_LINES:
+            self.out.print(f"[dim]... {len(lines) - MAX_DIFF_LINES} more lines (`workshop diff --step N` shows them all)[/]")
 
     def solved(self, step, outcome) -> None:
         from workshop.cli import render
@@ -43,9 +56,9 @@ class RichPresenter:
             render.note(f"solution of step {step.number} applied: {', '.join(outcome.changed)}")
 
     def deploy_context(self, ctx):
-        from workshop.cli.deploy import _Spinner
+        from workshop.cli.common import Spinner
 
-        return _Spinner(ctx)
+        return Spinner(ctx)
 
     def waiting(self, step, seconds_left: float, pending: list[str]) -> None:
         """A countdown while AWS retries (step 13's poison ride): one transient status line on stderr."""
@@ -68,69 +81,76 @@ class RichPresenter:
         render.verify_table(report)
 
     def pause(self, step) -> None:
-        if self.wait and step.number < self.last:
+        if self.wait:
             typer.prompt("Press Enter for the next step", default="", show_default=False, prompt_suffix=" ", err=True)
 
 
 def _summary(summary, target_name: str) -> None:
-    from workshop.cli import tables
+    from rich.table import Table
 
-    tables.demo_summary(summary, target_name)
+    from workshop.cli import render
+
+    out = render.out_console()
+    table = Table(title="Demo summary", title_justify="left")
+    for column in ("#", "Step", "Result", "Time", "of which deploys"):
+        table.add_column(column, justify="right" if column in ("#", "Time", "of which deploys") else "left")
+    for r in summary.results:
+        shown = "[green]verified[/]" if r.passed else "[yellow]pending[/]" if r.pending else "[red]failed[/]"
+        table.add_row(str(r.step.number), r.step.title, shown,
+                      f"{r.seconds:.1f}s", f"{r.deploy_seconds:.1f}s" if r.deploy_seconds else "")
+    out.print(table)
+    measured = [(f"{path} path (step {found[0].number})", found[1])
+                for path, found in (("HTTP", summary.ride("ride-recorded")), ("SNS", summary.ride("ride-recorded-sns"))) if found]
+    if measured:
+        label = " (emulator figures: compare the shapes, not the numbers)" if target_name == "local" else ""
+        out.print(f"[bold]Ride latency, HTTP path against SNS path[/]{label}")
+        rows = measured
+        scale = max(max(ride.get("http_ms", 0), ride.get("record_ms", 0)) for _, ride in rows) or 1
+        for name, ride in rows:
+            for what, key in (("rider waits", "http_ms"), ("ride recorded", "record_ms")):
+                value = ride.get(key, 0)
+                bar = "█" * max(1, round(40 * value / scale))
+                out.print(f"  {name:<20} {what:<14} [cyan]{bar}[/] {value} ms", highlight=False)
+    from workshop.instructor import cost
+
+    estimate = cost.estimate()
+    out.print(f"[bold]Cost at the module's inputs[/] (10,000,000 requests, 100 ms, 128 MB, us-east-1): HTTP path "
+              f"${estimate.http.total:,.2f} a month, SNS path ${estimate.sns.total:,.2f}, saving ${estimate.saving:,.2f} "
+              "(`workshop cost` for other inputs).", highlight=False)
 
 
 @app.command()
 def demo(
     ctx: typer.Context,
     from_: Annotated[str | None, typer.Option("--from", help="First step (number or id); earlier ones are replayed.", show_default=False)] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Last step (default: 13).", show_default=False)] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last step (default: the module's last).", show_default=False)] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not pause between steps or ask before deploying to AWS.")] = False,
     workspace_dir: Annotated[str | None, typer.Option("--workspace", "-w", help="Run in this workspace (default: a fresh temporary one).", show_default=False)] = None,
     target: Annotated[str | None, typer.Option("--target", help="`local` (default) or `aws`.", show_default=False)] = None,
 ) -> None:
     """Apply, deploy and verify every step of the module, with pictures and diffs (instructors)."""
-    import contextlib
-    import shutil
-    import tempfile
-
-    from workshop import emulator
     from workshop.cli import render
-    from workshop.cli.deploy import _confirm_account, _target
+    from workshop.cli.common import confirm_account
     from workshop.course import model as course
-    from workshop.course import workspace
-    from workshop.deploy import rollout, targets
-    from workshop.errors import BadInput
     from workshop.instructor import demo as core
 
     loaded = course.load()
-    first = loaded.step(from_) if from_ is not None else loaded.steps[0]
-    last = loaded.step(to) if to is not None else loaded.steps[-1]
-    if last.number < first.number:
-        raise BadInput(f"--to {last.number} comes before --from {first.number}: use e.g. `workshop demo --from 5 --to 9`.")
-    temporary = workspace_dir is None
-    root = Path(tempfile.mkdtemp(prefix="workshop-demo-")) / "workspace" if temporary else Path(workspace_dir).expanduser().resolve()
-    emulator_was_running = False
-    session = None
+    first, last = core.steps_between(loaded, from_, to)
+    root = Path(workspace_dir).expanduser().resolve() if workspace_dir is not None else None
+    where = None
     try:
-        if workspace.locate(root) is None:
-            from workshop.checkpoints import build as checkpoints
-
-            checkpoints.create_workspace(root, loaded)
-        from workshop.course import progress
-
-        session = progress.open_session(root, loaded)
-        chosen = _target(session, target, None, None, None)
-        emulator_was_running = chosen.name == "local" and not temporary and _running(root)
-        rctx = rollout.Context.open(root, chosen)
-        _confirm_account(session, chosen, rctx, yes)
-        render.note(f"Demo workspace: {root} (target {chosen.name}, stage {chosen.stage}).")
-        summary = core.run(session, rctx, RichPresenter(pause=not yes, last=loaded.steps[-1].number), first, last)
+        with core.opened(loaded, root, target) as where:
+            chosen = where.target
+            confirm_account(where.session, chosen, where.deploys, yes)
+            render.note(f"Demo workspace: {where.root} (target {chosen.name}, stage {chosen.stage}).")
+            summary = core.run(where.session, where.deploys, RichPresenter(pause=not yes), first, last)
         _summary(summary, chosen.name)
         if chosen.name == "aws":
-            render.plain(f"Resources are still deployed: run `workshop teardown --workspace {root}` when the class is over.")
+            render.plain(f"Resources are still deployed: run `workshop teardown --workspace {where.root}` when the class is over.")
         waiting = [str(r.step.number) for r in summary.results if r.pending]
         if waiting and all(r.passed or r.pending for r in summary.results):
             render.note(f"Step {', '.join(waiting)} is still pending: AWS has not finished retrying. Check again in a few "
-                        f"minutes with `workshop verify --step {waiting[0]} --wait --workspace {root}`.")
+                        f"minutes with `workshop verify --step {waiting[0]} --wait --workspace {where.root}`.")
             raise typer.Exit(1)
         if not summary.passed:
             failed = ", ".join(str(r.step.number) for r in summary.results if not r.passed and not r.pending)
@@ -138,23 +158,7 @@ def demo(
             raise typer.Exit(1)
         render.success(f"All {len(summary.results)} steps verified.")
     except KeyboardInterrupt:
-        current = session.current().number if session is not None else first.number
+        current = where.session.current().number if where is not None and where.session is not None else first.number
         render.err_console().print(f"[yellow]Demo stopped at step {current}.[/] Resume with `workshop demo --from {current}`"
-                                   + ("" if temporary else f" --workspace {render.esc(root)}") + ".")
+                                   + ("" if root is None else f" --workspace {render.esc(root)}") + ".")
         raise typer.Exit(130) from None
-    finally:
-        if not emulator_was_running:
-            with contextlib.suppress(Exception):
-                emulator.stop(targets.emulator_dir(root))
-        if temporary and not (session and session.state.target.get("name") == "aws"):
-            shutil.rmtree(root.parent, ignore_errors=True)
-
-
-def _running(root: Path) -> bool:
-    from workshop import emulator
-    from workshop.deploy import targets
-
-    try:
-        return emulator.status(targets.emulator_dir(root)) is not None
-    except Exception:  # not answering: the demo will start its own
-        return False

@@ -8,58 +8,13 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+from workshop.cli.common import JsonOpt, Spinner, WorkspaceOpt, confirm_account, open_session, target_for, workspace_path
 
 TargetOpt = Annotated[str | None, typer.Option("--target", help="`local` (the embedded emulator, default) or `aws`.", show_default=False)]
 StageOpt = Annotated[str | None, typer.Option("--stage", help="Deploy stage (default: dev locally, dev-<user> on aws).", show_default=False)]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region (default us-east-1).", show_default=False)]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile for the aws target.", show_default=False)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deploying to a real account.")]
-
-
-def _target(session, name, stage, region, profile):
-    """Resolve the target from the workspace and the options, and remember the choice."""
-    from workshop.deploy import targets
-
-    target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
-    if target.name != "aws":  # a real account is remembered once confirmed: a failed first attempt switches nothing
-        _remember(session, target)
-    return target
-
-
-def _remember(session, target, **extra) -> None:
-    stored = {**session.state.target, **target.to_json(), **extra}
-    if stored != session.state.target:
-        session.state.target = stored
-        session.save()
-
-
-def _confirm_account(session, target, rollout_ctx, yes: bool) -> None:
-    """On a real account, show account, region and stage once per workspace and ask before the first deploy."""
-    from workshop.cli import render
-    from workshop.deploy import targets
-    from workshop.errors import WorkshopError
-
-    if target.name != "aws":
-        return
-    identity = targets.caller_identity(rollout_ctx.session, target)
-    key = f"{identity['Account']}/{target.region}/{target.stage}"
-    if session.state.target.get("confirmed") == key:
-        _remember(session, target)
-        return
-    render.err_console().print(
-        f"Deploying to AWS account [bold]{render.esc(identity['Account'])}[/] ({render.esc(identity['Arn'])}), region [bold]{target.region}[/], "
-        f"stage [bold]{target.stage}[/]. This creates real resources; `workshop teardown` removes them."
-    )
-    if not yes and not typer.confirm("Continue?", default=False, err=True):
-        raise WorkshopError("Nothing was deployed. Run the command again with `--yes` once you are sure.")
-    _remember(session, target, confirmed=key)
-
-
-def _Spinner(rctx):  # noqa: N802 - kept for the modules that import it by this name; the class is cli/spinner.py's
-    from workshop.cli.spinner import DeploySpinner
-
-    return DeploySpinner(rctx)
 
 
 def _service(given: str | None, command: str, allow_all: bool) -> str:
@@ -82,15 +37,15 @@ def deploy_command(
 ) -> None:
     """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
     from workshop.cli import render, tables
-    from workshop.deploy import osls, rollout
+    from workshop.deploy import osls, rollout, summary
 
     service = _service(service, "deploy", allow_all=True)
     session = open_session(ctx, workspace_dir)
-    chosen = _target(session, target, stage, region, profile)
+    chosen = target_for(session, target, stage, region, profile)
     with osls.deploy_lock(session.root):  # one deploy per workspace: a second one says who runs and exits 1
         rctx = rollout.Context.open(session.root, chosen)
-        _confirm_account(session, chosen, rctx, yes)
-        with _Spinner(rctx):
+        confirm_account(session, chosen, rctx, yes)
+        with Spinner(rctx):
             if service == "all":
                 if recreate:
                     rollout.teardown(rctx)
@@ -102,12 +57,11 @@ def deploy_command(
         render.note(f"{run.action} {run.service}: {run.seconds:.1f}s (log: {run.log})")
     if replayed:
         render.note(f"{replayed} earlier deploys were replayed from the checkpoints so the target had what your files need.")
-    from workshop.deploy import summary
-
     render.success(f"Deployed {service} to {chosen.name} (stage {chosen.stage}, {chosen.region}).")
+    missing = rollout.record_learner_deploy(session, service, chosen)
     last = {run.service: run for run in rctx.runs if run.action == "deploy"}  # a replayed deploy comes before the learner's
     tables.deploy_summary({name: summary.osls_summary(run.log) for name, run in last.items()},
-                          summary.next_command(session.current(), None if service == "all" else service))
+                          f"workshop deploy {missing[0]}" if missing else "workshop verify")
 
 
 def deploy_to_step(session, step) -> None:
@@ -118,8 +72,8 @@ def deploy_to_step(session, step) -> None:
     chosen = targets.resolve(session.state.target)
     with osls.deploy_lock(session.root):
         rctx = rollout.Context.open(session.root, chosen)
-        _confirm_account(session, chosen, rctx, yes=False)
-        with _Spinner(rctx):
+        confirm_account(session, chosen, rctx, yes=False)
+        with Spinner(rctx):
             count = rollout.bring_to_step(rctx, session.course, step)
     render.note(f"The {chosen.name} target is at the start of step {step.number} ({count} deploys replayed from the checkpoints).")
 
@@ -132,21 +86,23 @@ def teardown(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Remove both services from the target, then list any workshop resource still there."""
-    from workshop.cli import render, tables
+    from workshop.cli import render
     from workshop.deploy import inventory, osls, rollout
 
     session = open_session(ctx, workspace_dir)
-    chosen = _target(session, target, stage, region, profile)
+    chosen = target_for(session, target, stage, region, profile)
     with osls.deploy_lock(session.root) if not check else contextlib.nullcontext():
         rctx = rollout.Context.open(session.root, chosen)
-        with _Spinner(rctx) as spinner:
+        with Spinner(rctx) as spinner:
             removed = [] if check else rollout.teardown(rctx)
             spinner.announce("listing what is left")
             left = inventory.leftovers(rctx.session, chosen)
-    _remember(session, chosen)  # the account answered: this is the target the learner works with
+    rollout.remember_target(session, chosen)  # the account answered: this is the target the learner works with
     for service in removed:
         render.note(f"removed {service}")
     if left:
+        from workshop.cli import tables
+
         tables.leftovers(f"Still on {chosen.name} (stage {chosen.stage})", left)
         if check:
             render.out_console().print("Run `workshop teardown` to remove the two stacks.", highlight=False)
@@ -161,7 +117,7 @@ def doctor(
     profile: ProfileOpt = None, as_json: JsonOpt = False, workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Check Python, Node, osls, git and the target (reachability, identity, region, stage)."""
-    from workshop.cli import render, tables
+    from workshop.cli import render
     from workshop.course import workspace
     from workshop.deploy import doctor as core
 
@@ -173,6 +129,8 @@ def doctor(
     if as_json:
         render.print_json({"ok": ok, "checks": [f.to_json() for f in findings]})
     else:
+        from workshop.cli import tables
+
         tables.doctor(findings)
     if not ok:
         raise typer.Exit(1)

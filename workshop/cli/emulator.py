@@ -20,10 +20,11 @@ NOT_RUNNING = {"running": False, "pid": None, "port": None, "https_port": None, 
 def state_dir(ctx: typer.Context) -> Path:
     """`<workspace>/.workshop/emulator/` inside a workspace, else the per-user folder."""
     from workshop import errors
+    from workshop.course import paths
     from workshop.course.workspace import locate
 
     root = locate(options(ctx).workspace)
-    return root / ".workshop" / "emulator" if root is not None else errors.workshop_home() / "emulator"
+    return paths.emulator_dir(root) if root is not None else errors.workshop_home() / "emulator"
 
 
 @emulator_app.command("start")

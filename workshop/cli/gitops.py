@@ -13,6 +13,8 @@ import typer
 from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
 
+# Only where a step is a positional argument: "-1" must reach the step lookup (which explains the valid range). An
+# option's value (`--step -1`) parses without it, and elsewhere an unknown option (`diff --stats`) is a usage error.
 STEP_SETTINGS = {"ignore_unknown_options": True}
 StepOpt = Annotated[
     str | None, typer.Option("--step", "-s", help="A step number or id (default: the current step).", show_default=False)
@@ -23,14 +25,8 @@ app.add_typer(dev_app, name="dev")
 
 
 def _open(ctx: typer.Context, workspace_dir: Path | None):
-    """The session, after finishing whatever a killed command left half-done (and saying what was done)."""
-    from workshop.checkpoints import operations
-    from workshop.cli import render
-
-    session = open_session(ctx, workspace_dir)
-    for line in operations.recover(session.root):
-        render.note(line)
-    return session
+    """The session, after finishing whatever a killed command left half-done (open_session says what was done)."""
+    return open_session(ctx, workspace_dir)
 
 
 def _backup_lines(outcome, root: Path | None = None) -> None:
@@ -74,7 +70,7 @@ def _changed_files(outcome) -> None:
         console.print(f"  ... and {len(outcome.changed) - 20} more", highlight=False)
 
 
-@app.command(context_settings=STEP_SETTINGS)
+@app.command()
 def reset(
     ctx: typer.Context,
     step: Annotated[str, typer.Option("--step", "-s", help="The step to start again (0 = the very start).", show_default=False)],
@@ -105,7 +101,7 @@ def reset(
     render.out_console().print(f"Current step: {chosen.number}. Run `workshop show` to read it.", highlight=False)
 
 
-@app.command(context_settings=STEP_SETTINGS)
+@app.command()
 def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Apply a step's solution on top of your work (a three-way merge; your files are backed up first)."""
     from workshop.checkpoints import operations
@@ -140,7 +136,7 @@ def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt 
     console.print("Next: `workshop verify`.", highlight=False)
 
 
-@app.command(context_settings=STEP_SETTINGS)
+@app.command()
 def diff(
     ctx: typer.Context,
     path: Annotated[str | None, typer.Argument(help="Only this file or folder.", show_default=False)] = None,

@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session, workspace_path
+from workshop.cli.common import WRITES_NOTE, JsonOpt, WorkspaceOpt, finish_interrupted, open_session, workspace_path
 
 # Let "-1" reach the step lookup (which explains the valid range) instead of failing as an unknown option.
 STEP_ARG_SETTINGS = {"ignore_unknown_options": True}
-StepArg = Annotated[str, typer.Argument(help="A step number (0-13) or id, as `workshop status` lists them.", show_default=False)]
+StepArg = Annotated[str, typer.Argument(help="A step number or id, as `workshop status` lists them.", show_default=False)]
 
 
 @app.command()
@@ -41,12 +41,22 @@ def init(
 
     built = checkpoints.create_workspace(root, loaded)
     branches = f"{len(built.checkpoints)} checkpoint branches (`git branch` lists them)"
-    if existed and not built.updated:
+    from rich.markup import escape
+
+    for ref in built.kept:
+        render.note(escape(f"Kept your branch {ref.removeprefix('refs/heads/')} as it is (you made it, committed on it or have "
+                           "it checked out); the runner uses its own copy of each checkpoint."))
+    if built.adopted:
+        render.success(f"Rebuilt the git repository of {root}: your files are kept as they are, on top of the start of the "
+                       f"workshop on `main` (`git status` shows your changes; they are also saved in backup {built.adopted}).")
+    elif existed and not built.updated:
         render.success(f"{root} is already a workshop workspace; nothing was changed (your files are untouched).")
     elif existed:
         render.success(f"{root} is already a workshop workspace; rebuilt its {branches}. Your files are untouched.")
-    else:
+    elif built.populated:
         render.success(f"Created the workshop workspace {root}: a git repository with both services on `main` and {branches}.")
+    else:
+        render.success(f"Made {root} a workshop workspace with {branches}; your files and branches are untouched.")
     render.plain(f"Next: `cd {root}` then `workshop show`.")
 
 
@@ -73,6 +83,7 @@ def status(
             _, kept = workspace.repair(root, loaded.course_version, [s.id for s in loaded.steps])
             render.note(f"Progress file rebuilt{f'; the old one is kept as {kept}' if kept else ''}.")
     session = progress.open_session(workspace_path(ctx, workspace_dir), loaded)
+    finish_interrupted(session.root, light=True)
     current = session.current()
     rows = [
         {
@@ -132,27 +143,23 @@ def next_(
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Move on to the next step (the current one must pass `workshop verify` first, unless --force)."""
+    from workshop.checks import runner
     from workshop.cli import render
-    from workshop.course import progress
-    from workshop.errors import WorkshopError
+
+    def before_checks(step, writes: list[str]) -> None:
+        if step is not None:
+            render.note(f"Your files or deploys of step {step.number} changed since it was verified: running its checks again.")
+        if writes:
+            render.note(WRITES_NOTE.format(what="; ".join(writes)))
 
     session = open_session(ctx, workspace_dir)
-    current = session.current()
-    if not force and progress.step_state(session, current) != "verified":
-        raise WorkshopError(f"Step {current.number} has not passed its checks yet: run `workshop verify` "
-                            "(or `workshop next --force` to skip it; it then shows as skipped).")
-    last = session.course.index(current) + 1 >= len(session.course.steps)
-    if last and not force:
-        from workshop.checks import runner as verify
-        from workshop.cli import spinner
+    from workshop.cli import spinner
 
-        with spinner.for_checks():
-            report = verify.verify_all(session)
-        if not report.passed:
-            failing = ", ".join(r.check.id for r in report.runs if not r.result.passed)
-            raise WorkshopError(f"Before finishing, every check that must still hold was run again, and these do not pass: "
-                                f"{failing}. Run `workshop verify --all` to see the fixes.")
-    step, finished = progress.move_next(session, force=force)
+    with spinner.for_checks():  # only shows while checks run again (changed files, the end of the module)
+        done = runner.advance(session, force=force, before_checks=before_checks)
+    step, finished = done.step, done.finished
+    if done.reverified is not None:
+        render.note(f"Step {done.reverified.step.number}'s checks pass on your files as they are now.")
     if finished:
         render.markdown(session.course.final, title="Module complete")
         return
@@ -194,10 +201,7 @@ def questions(
     if answer is None:
         render.questions_table((q.id, q.title) for q in loaded.questions)
         return
-    question = loaded.question(answer)
-    text = question.text()
-    if question.id == "cost":
-        from workshop.instructor import cost
+    from workshop.instructor import cost
 
-        text = text.split("## Answer")[0] + "## Answer\n\n" + cost.worked_answer()
-    render.markdown(text, title=question.title)
+    question = loaded.question(answer)
+    render.markdown(cost.question_text(question), title=question.title)

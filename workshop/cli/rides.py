@@ -8,66 +8,37 @@ import typer
 from workshop.cli.application import app
 from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
 
-MAX_RIDES = 100
-
 
 @app.command()
 def ride(
     ctx: typer.Context,
-    count: Annotated[int, typer.Option("--count", "-n", help=f"How many rides to request (1-{MAX_RIDES}).")] = 1,
+    count: Annotated[int, typer.Option("--count", "-n", help="How many rides to request (1-100).")] = 1,
     pickup: Annotated[str | None, typer.Option("--pickup", help="Pickup location as LAT,LON.", show_default=False)] = None,
     workspace_dir: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Request rides through the deployed API and follow each one into DynamoDB (which path recorded it, how fast)."""
-    from workshop.checks import behaviour
-    from workshop.checks.model import Problem
-    from workshop.checks.runner import context
     from workshop.cli import render
     from workshop.deploy import targets
-    from workshop.errors import BadInput, WorkshopError
     from workshop.instructor import rides
 
-    if not 1 <= count <= MAX_RIDES:
-        raise BadInput(f"--count must be 1 to {MAX_RIDES}, not {count} (e.g. `workshop ride --count 5`).")
-    where = rides.parse_pickup(pickup) if pickup is not None else behaviour.DEFAULT_PICKUP
+    where = rides.parse_request(count, pickup)
     session = open_session(ctx, workspace_dir)
-    check_ctx = context(session)
-    outcomes = []
-    for _ in range(count):
-        try:
-            outcome = behaviour.request_ride(check_ctx, where, source="ride")
-        except Problem as problem:
-            r = problem.result
-            raise WorkshopError(f"{r.observed}: {r.fix}") from None
-        outcomes.append(outcome)
-        if not as_json:
-            _print_ride(outcome)
+    shown = rides.request_rides(session, count, where, on_ride=None if as_json else _print_ride)
     if as_json:
-        render.print_json({"target": targets.resolve(session.state.target).to_json(), "rides": [_ride_json(o) for o in outcomes]})
-    failures = [o for o in outcomes if "problem" in o]
+        public = [{k: v for k, v in r.items() if k != "fix"} for r in shown]
+        render.print_json({"target": targets.resolve(session.state.target).to_json(), "rides": public})
+    failures = [r for r in shown if not r["recorded"]]
     if count > 1 and not as_json:
-        render.ride_spreads(rides.spreads(outcomes), len(outcomes) - len(failures), len(outcomes))
+        render.ride_spreads(rides.spreads(shown), len(shown) - len(failures), len(shown))
     if failures and not as_json:
-        r = failures[0]["problem"]
-        render.error_line(f"{len(failures)} of {len(outcomes)} rides did not make it into the table: {r.fix}")
+        render.error_line(f"{len(failures)} of {len(shown)} rides did not make it into the table: {failures[0]['fix']}")
     raise typer.Exit(1 if failures else 0)
 
 
-def _ride_json(o: dict) -> dict:
-    ride = o.get("ride") or {}
-    problem = o.get("problem")
-    return {
-        "ride_id": o.get("ride_id"), "status": o.get("status"), "unicorn": (ride.get("Unicorn") or {}).get("Name"),
-        "http_ms": o.get("http_ms"), "record_ms": o.get("record_ms"), "path": o.get("path"), "evidence": o.get("evidence"),
-        "recorded": problem is None, "problem": problem.observed if problem else None,
-    }
-
-
-def _print_ride(o: dict) -> None:
+def _print_ride(j: dict) -> None:
     from workshop.cli import render
 
-    j = _ride_json(o)
     out = render.out_console()
     if j["recorded"]:
         from workshop.instructor import rides

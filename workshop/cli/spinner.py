@@ -1,4 +1,4 @@
-"""Progress on stderr while the learner waits: the checks running now (with a countdown of their waits), or a deploy.
+"""Progress on stderr while the learner waits: the checks running now, with a countdown of their waits (deploys: common.Spinner).
 
 Shown only when stderr is a terminal and the command does not print JSON: a pipe, a log file or `--json` get nothing.
 """
@@ -66,32 +66,3 @@ def for_checks(as_json: bool = False) -> CheckSpinner:
     from workshop.cli import render
 
     return CheckSpinner(render.err_console(), enabled=not as_json)
-
-
-class DeploySpinner:
-    """A status line on stderr showing the current action and CloudFormation event of a deploy context."""
-
-    def __init__(self, rctx) -> None:
-        from workshop.cli import render
-        from workshop.deploy import osls as deploy
-
-        self.base = ""
-        self._status = render.err_console().status("starting")
-        self._event = deploy.current_event
-        rctx.announce, rctx.on_line = self.announce, self.on_line
-
-    def announce(self, message: str) -> None:
-        self.base = message
-        self._status.update(Text(message))
-
-    def on_line(self, line: str) -> None:
-        event = self._event(line)
-        if event:
-            self._status.update(Text(self.base) + Text(f"  {event}", style="dim"))
-
-    def __enter__(self):
-        self._status.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._status.__exit__(*exc)

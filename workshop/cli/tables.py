@@ -1,4 +1,4 @@
-"""The tables and panels of the less frequent screens (doctor, teardown, backups, cost, the demo), built from core results.
+"""The tables of the less frequent screens (doctor, teardown, backups, cost, the deploy summary), built from core results.
 
 Values from outside (names, paths, AWS answers) are `Text`, never markup. Columns that hold names never cut them.
 """
@@ -109,63 +109,3 @@ def cost(estimate: Any) -> None:
 
 def _cell(line: Any) -> str:
     return "[dim]-[/]" if line is None else f"${line.billed:,}"
-
-
-def demo_card(console, step: Any, last_number: int, why: str) -> None:
-    from rich.panel import Panel
-    from rich.rule import Rule
-
-    console.print(Rule(f"[bold]Step {step.number} of {last_number}[/]", align="left"))
-    subtitle = Text(f"{', '.join(step.kinds)} · {', '.join(step.services)}")
-    console.print(Panel(Text(why or step.title), title=Text(step.title, style="bold"), subtitle=subtitle,
-                        title_align="left", subtitle_align="left"))
-
-
-def demo_pictures(console, before: list[str], after: list[str]) -> None:
-    from rich.panel import Panel
-
-    if before == after:
-        console.print(Panel(Text("\n".join(after)), title="Architecture (unchanged by this step)", title_align="left"))
-        return
-    console.print(Panel(Text("\n".join(before)), title="Before", title_align="left", border_style="dim"))
-    console.print(Panel(Text("\n".join(after)), title="After", title_align="left", border_style="green"))
-
-
-def demo_diff(console, text: str, max_lines: int) -> None:
-    from rich.syntax import Syntax
-
-    if not text.strip():
-        return
-    lines = text.rstrip("\n").splitlines()
-    console.print(Syntax("\n".join(lines[:max_lines]), "diff", theme="ansi_dark", background_color="default", word_wrap=True))
-    if len(lines) > max_lines:
-        console.print(Text(f"... {len(lines) - max_lines} more lines (`workshop diff --step N` shows them all)", style="dim"))
-
-
-def demo_summary(summary: Any, target_name: str) -> None:
-    out = _out()
-    table = Table(title="Demo summary", title_justify="left")
-    for column in ("#", "Step", "Result", "Time", "of which deploys"):
-        table.add_column(column, justify="right" if column in ("#", "Time", "of which deploys") else "left")
-    for r in summary.results:
-        shown = Text("verified", style="green") if r.passed else Text("pending", style="yellow") if r.pending else Text("failed", style="red")
-        table.add_row(str(r.step.number), Text(r.step.title), shown,
-                      f"{r.seconds:.1f}s", f"{r.deploy_seconds:.1f}s" if r.deploy_seconds else "")
-    out.print(table)
-    http, sns = summary.ride("ride-recorded"), summary.ride("ride-recorded-sns")
-    if http or sns:
-        label = " (emulator figures: compare the shapes, not the numbers)" if target_name == "local" else ""
-        out.print(f"[bold]Ride latency, HTTP path against SNS path[/]{label}")
-        rows = [(name, ride) for name, ride in (("HTTP path (step 4)", http), ("SNS path (step 12)", sns)) if ride]
-        scale = max(max(ride.get("http_ms", 0), ride.get("record_ms", 0)) for _, ride in rows) or 1
-        for name, ride in rows:
-            for what, key in (("rider waits", "http_ms"), ("ride recorded", "record_ms")):
-                value = ride.get(key, 0)
-                bar = "█" * max(1, round(40 * value / scale))
-                out.print(f"  {name:<20} {what:<14} [cyan]{bar}[/] {value} ms", highlight=False)
-    from workshop.instructor import cost
-
-    estimate = cost.estimate()
-    out.print(f"[bold]Cost at the module's inputs[/] (10,000,000 requests, 100 ms, 128 MB, us-east-1): HTTP path "
-              f"${estimate.http.total:,.2f} a month, SNS path ${estimate.sns.total:,.2f}, saving ${estimate.saving:,.2f} "
-              "(`workshop cost` for other inputs).", highlight=False)

@@ -6,12 +6,10 @@ from typing import Annotated
 import typer
 
 from workshop.cli.application import app
-from workshop.cli.common import JsonOpt, WorkspaceOpt, open_session
-
-WRITES_NOTE = "These checks write to the account: {what}. Nothing else is changed."
+from workshop.cli.common import WRITES_NOTE, JsonOpt, WorkspaceOpt, open_session
 
 
-@app.command("verify", context_settings={"ignore_unknown_options": True})
+@app.command("verify")
 def verify_command(
     ctx: typer.Context,
     step: Annotated[str | None, typer.Option("--step", help="A step number or id (default: the current step).", show_default=False)] = None,

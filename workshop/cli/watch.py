@@ -143,9 +143,18 @@ class Loop:
             if verdict.kind != "verified":
                 self.notes = ["the step is not verified yet: " + verdict.message]
             else:
-                from workshop.course import progress
+                from workshop.checks import runner
+                from workshop.cli import render
+                from workshop.cli.spinner import CheckSpinner
+                from workshop.errors import WorkshopError
 
-                self.step, _ = progress.move_next(self.session)
+                try:  # the same rule as `workshop next`: files changed since the mark are verified again
+                    with CheckSpinner(render.err_console()):
+                        self.step = runner.advance(self.session).step
+                except WorkshopError as exc:
+                    self.notes = [exc.message]
+                    self.draw()
+                    return True
                 self.last, self.live, self.deployed = None, None, []
                 self.check()
                 return True
@@ -155,7 +164,7 @@ class Loop:
         return True
 
     def deploy(self, services: list[str]) -> None:
-        from workshop.cli.spinner import DeploySpinner
+        from workshop.cli.common import Spinner
         from workshop.deploy import osls, rollout, targets
         from workshop.errors import WorkshopError
 
@@ -169,7 +178,7 @@ class Loop:
         try:
             with osls.deploy_lock(self.session.root):  # one deploy per workspace, as `workshop deploy` takes it
                 rctx = rollout.Context.open(self.session.root, chosen)
-                with DeploySpinner(rctx):
+                with Spinner(rctx):
                     if len(services) > 1:
                         rollout.deploy_all(rctx, self.session.course, self.step)
                     else:

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workshop.course import paths
 from workshop.errors import NotAWorkspace, StateError
 
-STATE_DIR = ".workshop"
-STATE_FILE = "state.json"
+STATE_DIR = paths.STATE_DIR
 STATE_FORMAT = 1
 # Never part of backups or resets: progress, logs, osls caches, build output.
-IGNORED = (".workshop/", ".serverless/", "__pycache__/", "node_modules/", ".pytest_cache/", "*.pyc")
+IGNORED = (f"{paths.STATE_DIR}/", ".serverless/", "__pycache__/", "node_modules/", ".pytest_cache/", "*.pyc")
 
 STEP_STATES = ("verified", "skipped", "not yet")
 
@@ -33,13 +33,13 @@ def locate(explicit: Path | None = None, start: Path | None = None) -> Path | No
     if explicit is not None:
         try:
             root = Path(explicit).expanduser().resolve()
-            return root if (root / STATE_DIR).is_dir() else None
+            return root if paths.state_dir(root).is_dir() else None
         except (OSError, ValueError):  # a NUL byte, a name too long: not a workspace, whatever it is
             return None
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         # exists, not is_file: a progress file damaged into a folder still marks the workspace (load_state explains)
-        if (folder / STATE_DIR / STATE_FILE).exists():
+        if paths.state_file(folder).exists():
             return folder
     return None
 
@@ -78,6 +78,7 @@ class StepProgress:
     state: str = "not yet"  # one of STEP_STATES
     hints_revealed: int = 0
     verified_at: str | None = None
+    verified_on: str | None = None  # the fingerprint of the files (and deploys) the mark was earned on
     last_verify: dict[str, Any] | None = None  # {"passed": bool, "at": iso, "checks": {id: result}}
     started_at: str | None = None  # when the step first became the current one (for the time status shows)
 
@@ -99,10 +100,14 @@ class StepProgress:
             raise ValueError("'verified_at' is not a time")
         if last_verify is not None and not (isinstance(last_verify, dict) and isinstance(last_verify.get("checks", {}), dict)):
             raise ValueError("'last_verify' is not an object of check results")
+        verified_on = data.get("verified_on")
+        if verified_on is not None and not isinstance(verified_on, str):
+            raise ValueError("'verified_on' is not a fingerprint")
         started_at = data.get("started_at")
         if started_at is not None and not isinstance(started_at, str):
             raise ValueError("'started_at' is not a time")
-        return cls(state=state, hints_revealed=hints, verified_at=verified_at, last_verify=last_verify, started_at=started_at)
+        return cls(state=state, hints_revealed=hints, verified_at=verified_at, verified_on=verified_on, last_verify=last_verify,
+                   started_at=started_at)
 
 
 @dataclass
@@ -114,6 +119,7 @@ class State:
     created: str = field(default_factory=now)
     steps: dict[str, StepProgress] = field(default_factory=dict)
     target: dict[str, Any] = field(default_factory=dict)  # name, stage, region, profile (the targets module owns it)
+    deploys: dict[str, dict[str, Any]] = field(default_factory=dict)  # service -> {"files", "target", "at"} of its last deploy
     extra: dict[str, Any] = field(default_factory=dict)  # keys written by newer runners, kept as they are
 
     def step(self, step_id: str) -> StepProgress:
@@ -129,13 +135,14 @@ class State:
             "created": self.created,
             "steps": {k: v.to_json() for k, v in self.steps.items()},
             "target": self.target,
+            **({"deploys": self.deploys} if self.deploys else {}),
         }
 
     @classmethod
     def from_json(cls, data: Any) -> State:
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise ValueError("not a workshop progress file (format 1)")
-        known = {"format", "course_version", "current", "created", "steps", "target"}
+        known = {"format", "course_version", "current", "created", "steps", "target", "deploys"}
         steps = data.get("steps", {})
         if not isinstance(steps, dict):
             raise ValueError("'steps' is not an object")
@@ -151,6 +158,7 @@ class State:
             created=str(data.get("created", now())),
             steps={str(k): StepProgress.from_json(v) for k, v in steps.items()},
             target=dict(target),
+            deploys=_deploys(data.get("deploys")),
             extra={k: v for k, v in data.items() if k not in known},
         )
 
@@ -163,9 +171,16 @@ def valid_target(target: Any) -> bool:
     return isinstance(target, dict) and all(isinstance(target.get(k, ""), str) for k in TARGET_TEXT_KEYS)
 
 
+def _deploys(value: Any) -> dict[str, dict[str, Any]]:
+    """The deploy records kept in the progress file; anything else there is dropped (they are a cache)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): dict(v) for k, v in value.items() if isinstance(v, dict)}
+
+
 def state_path(root: Path) -> Path:
     """Where a workspace keeps its progress."""
-    return root / STATE_DIR / STATE_FILE
+    return paths.state_file(root)
 
 
 REPAIR_HINT = "Run `workshop status --repair` to rebuild it (your files are untouched)."
@@ -226,7 +241,7 @@ def create(root: Path, course_version: str, first_step: str) -> State:
     """Make `root` a workspace with fresh progress (an existing progress file is kept)."""
     root.mkdir(parents=True, exist_ok=True)
     check_state_dir(root)
-    (root / STATE_DIR / "logs").mkdir(parents=True, exist_ok=True)
+    paths.logs_dir(root).mkdir(parents=True, exist_ok=True)
     path = state_path(root)
     if path.exists():
         return load_state(root)
@@ -275,6 +290,7 @@ def repair(root: Path, course_version: str, step_ids: list[str]) -> tuple[State,
     target = salvaged.get("target")
     if isinstance(target, dict):  # known keys only as text: `{"region": 5}` would stop every deploy again
         state.target = {str(k): v for k, v in target.items() if k not in TARGET_TEXT_KEYS or isinstance(v, str)}
-    root.joinpath(STATE_DIR).mkdir(parents=True, exist_ok=True)
+    state.deploys = _deploys(salvaged.get("deploys"))
+    paths.state_dir(root).mkdir(parents=True, exist_ok=True)
     save_state(root, state)
     return state, kept

@@ -6,14 +6,14 @@ import re
 from collections.abc import Iterator
 
 from workshop.deploy import targets
-from workshop.deploy.targets import SERVICES, Target
+from workshop.deploy.targets import Target, services
 
 # `-serverlessdeploymentbuck-` on AWS (the logical id cut), `-serverlessdeploymentbucket-` in moto: accept any cut.
 BUCKET_RE = re.compile(r"^(?P<head>[a-z0-9.-]+?)-serverlessdeploy[a-z]*-[a-z0-9]+$")
 
 
 def _prefixes(target: Target) -> tuple[str, ...]:
-    return tuple(f"{service}-{target.stage}" for service in SERVICES)
+    return tuple(f"{service}-{target.stage}" for service in services())
 
 
 def _ours(name: str, target: Target, *, generated: bool) -> bool:
@@ -34,7 +34,7 @@ def leftovers(session, target: Target) -> list[tuple[str, str]]:
 
 
 def _stacks(session, target: Target) -> Iterator[str]:
-    names = {target.stack(s) for s in SERVICES}
+    names = {target.stack(s) for s in services()}
     for page in targets.client(session, "cloudformation").get_paginator("list_stacks").paginate():
         for stack in page["StackSummaries"]:
             if stack["StackName"] in names and stack["StackStatus"] != "DELETE_COMPLETE":
@@ -68,13 +68,13 @@ def _tables(session, target: Target) -> Iterator[str]:
 
 def _parameters(session, target: Target) -> Iterator[str]:
     ssm = targets.client(session, "ssm")
-    for service in SERVICES:
+    for service in services():
         for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=f"/{service}/{target.stage}", Recursive=True):
             yield from (p["Name"] for p in page["Parameters"])
 
 
 def _apis(session, target: Target) -> Iterator[str]:
-    wanted = {f"{target.stage}-{s}" for s in SERVICES}
+    wanted = {f"{target.stage}-{s}" for s in services()}
     for page in targets.client(session, "apigateway").get_paginator("get_rest_apis").paginate():
         yield from (f"{a['name']} ({a['id']})" for a in page["items"] if a["name"] in wanted)
 
@@ -88,7 +88,7 @@ def _buckets(session, target: Target) -> Iterator[str]:
         name = bucket["Name"]
         match = BUCKET_RE.match(name)
         head = match.group("head").rstrip("-") if match else ""
-        for service in SERVICES:
+        for service in services():
             if head and target.stack(service).lower().startswith(head):
                 listed = s3.list_objects_v2(Bucket=name, Prefix=f"serverless/{service}/{target.stage}/", MaxKeys=1)
                 if listed.get("KeyCount", 0):

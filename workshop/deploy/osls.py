@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.course import paths
 from workshop.deploy import targets, tools
 from workshop.deploy.targets import Target
 from workshop.errors import WorkshopError
@@ -45,7 +46,6 @@ class DeployError(WorkshopError):
     iam_race = False  # failed only because IAM had not propagated a new statement yet (worth one retry)
 
 
-LOCK_FILE = "deploy.lock"
 _held: dict[Path, int] = {}  # workspaces whose deploy lock this process holds, and how deeply (the lock is re-entrant)
 
 
@@ -64,7 +64,7 @@ def deploy_lock(root: Path, command: str | None = None) -> Iterator[None]:
         finally:
             _held[key] -= 1
         return
-    path = key / ".workshop" / LOCK_FILE
+    path = paths.deploy_lock(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -106,7 +106,7 @@ def _held_by(path: Path) -> str:
 
 def log_path(root: Path, service: str, action: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    return root / ".workshop" / "logs" / f"{action}-{service}-{stamp}.log"
+    return paths.logs_dir(root) / f"{action}-{service}-{stamp}.log"
 
 
 def run_osls(root: Path, target: Target, service: str, action: str, service_dir: Path, *,
@@ -130,7 +130,7 @@ def run_osls(root: Path, target: Target, service: str, action: str, service_dir:
 def osls_environment(root: Path, target: Target, endpoint: str | None) -> dict[str, str]:
     """osls's environment: its caches in the workspace's private home; on aws, the user's AWS files and SSO cache
     reached from there, and the one identity boto3 also uses (keys from a credential_process resolved by boto3)."""
-    home = root / ".workshop" / "home"
+    home = paths.osls_home(root)
     home.mkdir(parents=True, exist_ok=True)
     share_osls_cache(home, into_workspace=True)
     credentials, account = None, None
@@ -147,7 +147,7 @@ def osls_environment(root: Path, target: Target, endpoint: str | None) -> dict[s
 def _run_once(root: Path, target: Target, service: str, action: str, service_dir: Path, *,
               endpoint: str | None, on_line: OnLine | None = None, extra: tuple[str, ...] = ()) -> RunResult:
     argv = [*tools.osls_command(), action, "--stage", target.stage, "--region", target.region, "--verbose", *extra]
-    home = root / ".workshop" / "home"
+    home = paths.osls_home(root)
     env = osls_environment(root, target, endpoint)
     log = log_path(root, service, action)
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,13 @@ it is, earlier checkpoints' deploys are replayed in the module's order from expo
 from __future__ import annotations
 
 import re
-import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.deploy.targets import SERVICES
+from workshop.deploy.targets import services
 from workshop.errors import WorkshopError
 
 STAGE_VARS = re.compile(r"\$\{(?:sls:stage|self:provider\.stage|opt:stage(?:\s*,\s*['\"]?[\w-]+['\"]?)?)\}")
@@ -54,13 +52,13 @@ def needs(service: str, service_dir: Path, stage: str) -> Needs:
 def producer(path: str) -> str | None:
     """The service whose parameters live under a path (`/wild-rydes/dev/SnsTopicArn` -> `wild-rydes`)."""
     first = path.strip("/").split("/", 1)[0]
-    return first if first in SERVICES else None
+    return first if first in services() else None
 
 
 def producers_missing(service_dir: Path, stage: str, exclude: str) -> list[str]:
     """The services a failed deploy needed first (from the paths its serverless.yml reads)."""
     found = {producer(p) for p in needs(exclude, service_dir, stage).reads}
-    return [s for s in SERVICES if s in found and s != exclude]
+    return [s for s in services() if s in found and s != exclude]
 
 
 def plan(all_needs: Iterable[Needs], available: set[str]) -> list[str] | None:
@@ -94,19 +92,15 @@ def existing_parameters(session, names: Iterable[str]) -> set[str]:
 
 
 def export(root: Path, ref: str, destination: Path) -> Path:
-    """Write the files of a checkpoint ref (a commit or a tree) into `destination` (never the learner's working tree)."""
-    check = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref if ref.endswith("}") else f"{ref}^{{tree}}"],
-                           cwd=root, capture_output=True, text=True, check=False)
-    if check.returncode != 0:
-        raise WorkshopError(f"The checkpoint {ref} is missing from this workspace: run `workshop init {root}` to rebuild the checkpoints.")
-    destination.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="workshop-export-") as tmp:
-        archive = Path(tmp) / "checkpoint.tar"
-        with archive.open("wb") as sink:
-            subprocess.run(["git", "archive", "--format=tar", check.stdout.strip()], cwd=root, stdout=sink, check=True)
-        with tarfile.open(archive) as tar:
-            tar.extractall(destination, filter="data")
-    return destination
+    """Write the files of a checkpoint ref (a commit or a tree) into `destination` (never the learner's working tree).
+
+    `checkpoint/<slug>` names the runner's private copy (`refs/workshop/checkpoints/<slug>`): a learner's commit on
+    the branch of that name never changes what is replayed."""
+    from workshop.checkpoints import refs
+
+    if ref.startswith("checkpoint/"):
+        ref = refs.PRIVATE_PREFIX + ref[len("checkpoint/"):]
+    return refs.export_rev(root, ref, destination)
 
 
 @contextmanager
@@ -125,7 +119,7 @@ def replay_until(steps, root: Path, stage: str, deploy: Deploy, done: Callable[[
     for step in steps:
         if not step.deploys:
             continue
-        with exported(root, f"checkpoint/{step.slug}") as tree:
+        with exported(root, f"refs/workshop/checkpoints/{step.slug}") as tree:
             for service in step.deploys:
                 deploy(service, tree / service, f"replaying step {step.number} ({step.id})")
                 count += 1

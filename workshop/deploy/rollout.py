@@ -10,7 +10,7 @@ from pathlib import Path
 from workshop.course.model import Course, Step
 from workshop.deploy import osls as deploy
 from workshop.deploy import replay, targets
-from workshop.deploy.targets import SERVICES, Target
+from workshop.deploy.targets import Target, services
 from workshop.errors import BadInput, WorkshopError
 
 Announce = Callable[[str], None]
@@ -57,7 +57,7 @@ def check_service(name: str) -> str:
 
 
 def learner_needs(ctx: Context) -> list[replay.Needs]:
-    return [replay.needs(s, ctx.root / s, ctx.target.stage) for s in SERVICES]
+    return [replay.needs(s, ctx.root / s, ctx.target.stage) for s in services()]
 
 
 def deploy_one(ctx: Context, service: str, *, recreate: bool = False) -> None:
@@ -142,5 +142,31 @@ def remove(ctx: Context, service: str) -> bool:
 def teardown(ctx: Context) -> list[str]:
     """Remove both stacks, consumers first (the reverse of the deploy order); returns the services removed."""
     needs = learner_needs(ctx)
-    order = replay.plan(needs, set().union(*(n.reads for n in needs))) or list(SERVICES)
+    order = replay.plan(needs, set().union(*(n.reads for n in needs))) or list(services())
     return [service for service in reversed(order) if remove(ctx, service)]
+
+
+def record_learner_deploy(session, service: str, target: Target) -> list[str]:
+    """Remember what the learner's files deployed (`all`: every service); returns the current step's deploys still to do."""
+    from workshop.course import progress
+
+    progress.record_deploys(session, list(services()) if service == "all" else [service], target.to_json())
+    return progress.deploys_missing(session, session.current(), target.to_json())
+
+
+def choose_target(session, *, name: str | None = None, stage: str | None = None, region: str | None = None,
+                  profile: str | None = None) -> Target:
+    """The target from the workspace and the options. A local choice is remembered at once; a real account only once
+    it has answered and been confirmed (`remember_target`), so a failed first attempt switches nothing."""
+    target = targets.resolve(session.state.target, name=name, stage=stage, region=region, profile=profile)
+    if target.name != "aws":
+        remember_target(session, target)
+    return target
+
+
+def remember_target(session, target: Target, **extra) -> None:
+    """Keep `target` (and `extra`, such as the confirmed account) as the workspace's choice."""
+    stored = {**session.state.target, **target.to_json(), **extra}
+    if stored != session.state.target:
+        session.state.target = stored
+        session.save()

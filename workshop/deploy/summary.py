@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workshop.deploy.targets import SERVICES
+from workshop.deploy.targets import services
 
 # osls ends a deploy with a line like "✔ Service deployed to stack NAME (3s)", then endpoints, functions and outputs.
 DEPLOYED_MARK = "Service deployed to stack"
@@ -18,7 +18,7 @@ def short_name(service: str) -> str:
 
 def resolve(name: str) -> str | None:
     """The service folder a learner named: the folder itself or its short name; None if neither."""
-    for service in SERVICES:
+    for service in services():
         if name in (service, short_name(service)):
             return service
     return None
@@ -26,7 +26,7 @@ def resolve(name: str) -> str | None:
 
 def choices(also: str = "") -> str:
     """`ride-record` (wild-rydes-ride-record), `wild-rydes` or `all`: the services (and `also`) for one-line messages."""
-    names = [f"`{short_name(s)}`" + (f" ({s})" if short_name(s) != s else "") for s in SERVICES] + ([f"`{also}`"] if also else [])
+    names = [f"`{short_name(s)}`" + (f" ({s})" if short_name(s) != s else "") for s in services()] + ([f"`{also}`"] if also else [])
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 

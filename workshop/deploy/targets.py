@@ -19,7 +19,6 @@ from workshop.errors import BadInput, WorkshopError
 
 TARGETS = ("local", "aws")
 DEFAULT_REGION = "us-east-1"
-SERVICES = ("wild-rydes-ride-record", "wild-rydes")  # module order: ride-record is deployed first
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # What a deploy command may inherit from the user's environment, whatever the target.
 BASE_ALLOW = ("PATH", "LANG", "LANGUAGE", "TERM", "TMPDIR", "TZ", "SYSTEMROOT", "NO_COLOR", "FORCE_COLOR", "COLUMNS")
@@ -34,6 +33,13 @@ AWS_ALLOW = (
 )
 STAGE_RE = re.compile(r"^[a-zA-Z0-9-]{1,40}$")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+def services() -> tuple[str, ...]:
+    """The course's services, in the order course.toml lists them (the module's first deploy order)."""
+    from workshop.course import model
+
+    return tuple(model.load().services)
 
 
 @dataclass(frozen=True)
@@ -455,7 +461,9 @@ def unreachable(target: Target, exc: BaseException) -> str:
 
 def emulator_dir(root: Path) -> Path:
     """Where a workspace's emulator keeps its pid, log and saved state."""
-    return root / ".workshop" / "emulator"
+    from workshop.course import paths
+
+    return paths.emulator_dir(root)
 
 
 def endpoint_for(root: Path, target: Target) -> str | None:

@@ -362,11 +362,6 @@ def estimate(inputs: Inputs | None = None, prices: Prices | None = None) -> Esti
     return Estimate(i, p, billed_ms, gb_seconds, http, sns)
 
 
-def dlq_requests_cost(requests: int, *, free_tier: bool = False, prices: Prices | None = None) -> Decimal:
-    """Exact price of SQS standard requests (the dead-letter queue of step 13)."""
-    return (prices or load_prices()).rate("sqs.standard").cost(requests, free_tier=free_tier)
-
-
 # --------------------------------------------------------------------------------------------------------- worked answer
 def _usd(d: Decimal) -> str:
     return f"${d.quantize(CENT, rounding=ROUND_HALF_UP):,}"
@@ -416,3 +411,16 @@ def worked_answer(inputs: Inputs | None = None) -> str:
         "Change the inputs with `workshop cost --requests N --duration-ms D --memory-mb M --arch arm64`.",
     ]
     return "\n".join(lines)
+
+
+# The questions whose answer the calculator works out (the page's own `## Answer` is replaced by it), by question id.
+COMPUTED_ANSWERS = {"cost": worked_answer}
+
+
+def question_text(question) -> str:
+    """A question's page as shown: its answer worked out by the calculator when the calculator answers that question."""
+    text = question.text()
+    compute = COMPUTED_ANSWERS.get(question.id)
+    if compute is None:
+        return text
+    return text.split("## Answer")[0] + "## Answer\n\n" + compute()

@@ -5,21 +5,27 @@ The core drives a Presenter (the CLI's Rich renderer, or a test's recorder) and 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from workshop.checkpoints import operations
 from workshop.checks import runner as verify
-from workshop.course import progress
-from workshop.course.model import Step
-from workshop.deploy import rollout
+from workshop.course import progress, workspace
+from workshop.course.model import Course, Step
+from workshop.deploy import rollout, targets
+from workshop.errors import BadInput
 from workshop.instructor import architecture
 
 
 class Presenter(Protocol):
-    def card(self, step: Step, why: str) -> None: ...
+    def card(self, step: Step, why: str, last: Step) -> None: ...  # `last`: the module's last step ("step 3 of N")
     def pictures(self, before: list[str], after: list[str]) -> None: ...
     def diff(self, text: str) -> None: ...
     def solved(self, step: Step, outcome: Any) -> None: ...
@@ -58,16 +64,12 @@ class Summary:
     def passed(self) -> bool:
         return bool(self.results) and all(r.passed for r in self.results)
 
-    @property
-    def deploy_seconds(self) -> float:
-        return sum(r.deploy_seconds for r in self.results)
-
-    def ride(self, check_id: str) -> dict[str, Any] | None:
-        """The measured ride of a behaviour check (path, http_ms, record_ms), if it ran and passed."""
+    def ride(self, check_id: str) -> tuple[Step, dict[str, Any]] | None:
+        """The step that measured a ride with a behaviour check, and the ride (path, http_ms, record_ms), if it passed."""
         for result in self.results:
             for run in (result.report.runs if result.report else []):
                 if run.check.id == check_id and run.result.passed and run.result.data:
-                    return dict(run.result.data)
+                    return result.step, dict(run.result.data)
         return None
 
 
@@ -113,7 +115,7 @@ def prepare(session, ctx: rollout.Context, first: Step) -> None:
 def run_step(session, ctx: rollout.Context, step: Step, presenter: Presenter) -> StepResult:
     """One step: card, pictures, solution diff, solve, deploy where the step deploys, verify, pause."""
     started = time.perf_counter()
-    presenter.card(step, why_of(step))
+    presenter.card(step, why_of(step), session.course.steps[-1])
     before = architecture.draw(architecture.features(session.root))
     shown = operations.diff(session.root, session.course, step, against="solution")
     outcome = operations.solve_step(session.root, session.course, step)
@@ -132,9 +134,10 @@ def run_step(session, ctx: rollout.Context, step: Step, presenter: Presenter) ->
         report = wait_for_pending(session, step, report, presenter)
     presenter.verified(report)
     result = StepResult(step, report.passed, time.perf_counter() - started, deploy_seconds, report)
-    if report.passed and step is not session.course.steps[-1]:
-        progress.move_next(session)
-    presenter.pause(step)
+    if step is not session.course.steps[-1]:
+        if report.passed:
+            progress.move_next(session)
+        presenter.pause(step)
     return result
 
 
@@ -145,3 +148,60 @@ def run(session, ctx: rollout.Context, presenter: Presenter, first: Step, last: 
     for step in session.course.steps[first.number : last.number + 1]:
         summary.results.append(run_step(session, ctx, step, presenter))
     return summary
+
+
+def steps_between(course: Course, first: str | None, last: str | None) -> tuple[Step, Step]:
+    """The first and last step of a demo (default: the whole module), by number or id."""
+    start = course.step(first) if first is not None else course.steps[0]
+    end = course.step(last) if last is not None else course.steps[-1]
+    if end.number < start.number:
+        raise BadInput(f"--to {end.number} comes before --from {start.number}: use e.g. `workshop demo --from {end.number} "
+                       f"--to {start.number}`.")
+    return start, end
+
+
+@dataclass
+class DemoWorkspace:
+    """The workspace a demo runs in, its target and deploy context; `session` is set once the workspace is open."""
+
+    root: Path
+    temporary: bool
+    session: Any = None
+    target: targets.Target | None = None
+    deploys: rollout.Context | None = None  # the deploy context (runs, announce)
+
+
+@contextlib.contextmanager
+def opened(course: Course, root: Path | None, target: str | None) -> Iterator[DemoWorkspace]:
+    """A demo's workspace: `root` (made a workspace if needed), else a fresh temporary one. On the way out, the emulator
+    the demo started is stopped, and a temporary workspace is removed (kept when it deployed to a real account)."""
+    temporary = root is None
+    where = DemoWorkspace(Path(tempfile.mkdtemp(prefix="workshop-demo-")) / "workspace" if root is None else root, temporary)
+    emulator_was_running = False
+    try:
+        if workspace.locate(where.root) is None:
+            from workshop.checkpoints import build
+
+            build.create_workspace(where.root, course)
+        where.session = progress.open_session(where.root, course)
+        where.target = rollout.choose_target(where.session, name=target)
+        emulator_was_running = where.target.name == "local" and not temporary and _emulator_running(where.root)
+        where.deploys = rollout.Context.open(where.root, where.target)
+        yield where
+    finally:
+        if not emulator_was_running:
+            from workshop import emulator
+
+            with contextlib.suppress(Exception):
+                emulator.stop(targets.emulator_dir(where.root))
+        if temporary and not (where.session is not None and where.session.state.target.get("name") == "aws"):
+            shutil.rmtree(where.root.parent, ignore_errors=True)
+
+
+def _emulator_running(root: Path) -> bool:
+    from workshop import emulator
+
+    try:
+        return emulator.status(targets.emulator_dir(root)) is not None
+    except Exception:  # noqa: BLE001 - not answering: the demo starts its own
+        return False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from workshop.deploy.targets import Target
 from workshop.errors import BadInput
@@ -17,6 +18,7 @@ FUNCTIONS = {
     "PutRideRecordHttp": "wild-rydes-ride-record",
     "PutRideRecordSns": "wild-rydes-ride-record",
 }
+MAX_RIDES = 100
 SINCE_RE = re.compile(r"^(\d{1,6})([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -102,6 +104,50 @@ def log_lines(session, group: str, since_seconds: float, *, follow: bool = False
         sleep(wait)
 
 
+def parse_request(count: int, pickup: str | None) -> tuple[float, float] | None:
+    """Check a ride request's options before anything is opened; returns the pickup (None: the default one)."""
+    if not 1 <= count <= MAX_RIDES:
+        raise BadInput(f"--count must be 1 to {MAX_RIDES}, not {count} (e.g. `workshop ride --count 5`).")
+    return parse_pickup(pickup) if pickup is not None else None
+
+
+def request_rides(session, count: int, pickup: tuple[float, float] | None, *,
+                  on_ride: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Request `count` rides through the deployed API and follow each into the table (see `ride_json` for each one's
+    shape). A target that cannot take rides at all ends the loop with a WorkshopError naming the fix."""
+    from workshop.checks import behaviour
+    from workshop.checks.model import Problem
+    from workshop.checks.runner import context
+    from workshop.errors import WorkshopError
+
+    where = pickup or behaviour.DEFAULT_PICKUP
+    ctx = context(session)
+    rides = []
+    for _ in range(count):
+        try:
+            outcome = behaviour.request_ride(ctx, where, source="ride")
+        except Problem as problem:
+            r = problem.result
+            raise WorkshopError(f"{r.observed}: {r.fix}") from None
+        ride = ride_json(outcome)
+        rides.append(ride)
+        if on_ride is not None:
+            on_ride(ride)
+    return rides
+
+
+def ride_json(o: dict[str, Any]) -> dict[str, Any]:
+    """One requested ride as `workshop ride --json` shows it (docs/json.md); `fix` (not shown in JSON) when not recorded."""
+    ride = o.get("ride") or {}
+    problem = o.get("problem")
+    return {
+        "ride_id": o.get("ride_id"), "status": o.get("status"), "unicorn": (ride.get("Unicorn") or {}).get("Name"),
+        "http_ms": o.get("http_ms"), "record_ms": o.get("record_ms"), "path": o.get("path"), "evidence": o.get("evidence"),
+        "recorded": problem is None, "problem": problem.observed if problem else None,
+        **({"fix": problem.fix} if problem else {}),
+    }
+
+
 def gone_function(root, target: Target, name: str) -> str | None:
     """When `name` is no longer declared in its service's serverless.yml (renamed, say): one line naming the ones that are."""
     service = FUNCTIONS.get(name) or next((s for short, s in FUNCTIONS.items() if name == target.function(s, short)), None)
@@ -149,7 +195,7 @@ def spreads(outcomes: list[dict]) -> list[Spread]:
 
     found = []
     for label, key in (("answered", "http_ms"), ("in DynamoDB", "record_ms")):
-        values = [o[key] for o in outcomes if isinstance(o.get(key), int | float) and "problem" not in o]
+        values = [o[key] for o in outcomes if isinstance(o.get(key), int | float) and o.get("recorded", "problem" not in o)]
         if values:
             found.append(Spread(label, int(min(values)), int(statistics.median(values)), int(max(values))))
     return found

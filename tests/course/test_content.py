@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 START = ROOT / "checkpoints" / "start"
 SOLUTIONS = ROOT / "solutions"
 STEP_CHECKS = ROOT / "steps" / "tests"

@@ -1,12 +1,13 @@
-"""What the runner reads and writes in-process instead of running git: trees from an index, commits, refs.
-
-Each must give exactly what git gives (compared with git itself), or step aside (None) and let git answer. A reset in
-the steady state runs two git subprocesses (stage the files, switch them): the figure bench/bench_reset.py depends on.
+"""The git adapter (workshop/checkpoints/repo.py): what it does in-process through GitPython (trees from an index,
+commits, refs) must give exactly what git gives (compared with git itself), or step aside and let git answer. A reset in
+the steady state runs two git processes (stage the files, switch them), no other: the figure bench/bench_reset.py
+depends on. No other module reaches git.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ from workshop.checkpoints import operations, refs
 from workshop.checkpoints import repo as gitrepo
 from workshop.checkpoints.repo import GitFailed, Repo
 from workshop.course import model as course
+from workshop.errors import WorkshopError
 
 # Names chosen for git's tree order (a folder sorts as if its name ended in "/"), unicode and spaces.
 NAMES = ["a", "a.b", "a-b", "a_b", "a0", "A", "b", "é", "sp ace", "x.py", "a=b", "ß"]
@@ -83,9 +85,13 @@ def test_backup_commit_is_a_read_only_object_git_reads(repo):
     assert git(repo.root, "rev-parse", f"{commit}^{{tree}}").strip() == tree
     path = repo.git_dir / "objects" / commit[:2] / commit[2:]
     assert stat.S_IMODE(path.stat().st_mode) == 0o444
-    blob = repo.store(b"blob", b"x\n").hex()
-    assert repo.store(b"blob", b"x\n").hex() == blob  # already there: written once
-    assert git(repo.root, "cat-file", "-p", blob) == "x\n"
+    second = repo.write_commit(tree, "second\n", [commit])
+    assert git(repo.root, "rev-parse", f"{second}^").strip() == commit
+    repo.create_ref("refs/workshop/backups/x", second, "test")
+    assert git(repo.root, "rev-parse", "refs/workshop/backups/x").strip() == second
+    with pytest.raises(GitFailed):
+        repo.create_ref("refs/workshop/backups/x", commit, "test")  # a backup ref is never overwritten
+    git(repo.root, "fsck", "--strict", "--no-dangling")
 
 
 @pytest.fixture
@@ -116,12 +122,15 @@ def test_reset_runs_two_git_subprocesses(ws, monkeypatch):
     root, loaded = ws
     operations.reset_to_step(root, loaded, loaded.steps[-1])
     (root / "svc-a" / "note.txt").write_text("the learner's note\n")  # a change to back up
-    calls = []
+    calls, spawned = [], []
     real = gitrepo.Repo.call
     monkeypatch.setattr(gitrepo.Repo, "call", lambda self, *args, **kw: calls.append(args[0]) or real(self, *args, **kw))
+    real_popen = subprocess.Popen.__init__
+    monkeypatch.setattr(subprocess.Popen, "__init__", lambda self, cmd, *a, **k: spawned.append(cmd) or real_popen(self, cmd, *a, **k))
     outcome = operations.reset_to_step(root, loaded, loaded.steps[0])
     assert outcome.backup is not None
     assert calls == ["add", "read-tree"], calls
+    assert len(spawned) == 2, spawned  # GitPython's object database asks no `git cat-file` or `hash-object` on the way
     assert (root / "svc-a" / "note.txt").exists() is False
     assert git(root, "cat-file", "-p", f"{outcome.backup.commit}:svc-a/note.txt") == "the learner's note\n"
     assert os.path.exists(root / ".git" / outcome.backup.ref)
@@ -138,5 +147,65 @@ def test_sha256_repository_leaves_objects_to_git(tmp_path):
         assert repo.write_index_tree(index) is None
         tree = repo.snapshot(index)
     commit = repo.write_commit(tree, "message\n")
+    repo.create_ref("refs/workshop/backups/y", commit, "test")
+    assert git(root, "rev-parse", "refs/workshop/backups/y").strip() == commit
     assert len(commit) == 64 and git(root, "rev-parse", f"{commit}^{{tree}}").strip() == tree
     assert repo.revs(f"{commit}^{{tree}}") == [tree]  # git answers: not a 40-hex id
+
+
+def test_export_is_byte_for_byte_and_reads_the_private_refs(ws, tmp_path):
+    root, loaded = ws
+    step = loaded.steps[-1]
+    git(root, "switch", "-q", f"checkpoint/{step.slug}")
+    (root / "svc-a" / "learner.txt").write_text("a learner's commit on a checkpoint branch\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "mine")
+    git(root, "switch", "-q", "main")
+    out = refs.export_checkpoint(root, step, tmp_path / "out")
+    assert not (out / "svc-a" / "learner.txt").exists()  # replay never deploys what a learner committed on a branch
+    expected = git(root, "ls-tree", "-r", f"{refs.PRIVATE_PREFIX}{step.slug}").splitlines()
+    for line in expected:
+        meta, path = line.split("\t", 1)
+        blob = subprocess.run(["git", "cat-file", "blob", meta.split()[2]], cwd=root, capture_output=True, check=True).stdout
+        assert (out / path).read_bytes() == blob
+        assert bool((out / path).stat().st_mode & stat.S_IXUSR) == meta.startswith("100755")
+
+
+def test_export_of_a_missing_checkpoint_is_one_clear_line(ws, tmp_path):
+    root, loaded = ws
+    git(root, "update-ref", "-d", f"{refs.PRIVATE_PREFIX}{loaded.steps[-1].slug}")
+    with pytest.raises(WorkshopError) as caught:
+        refs.export_checkpoint(root, loaded.steps[-1], tmp_path / "out")
+    assert "workshop init" in caught.value.message and not isinstance(caught.value, GitFailed)
+
+
+WORKSHOP = Path(__file__).resolve().parents[2] / "workshop"
+
+
+def test_only_the_adapter_reaches_git():
+    """No module but checkpoints/repo.py imports GitPython or starts git itself."""
+    offenders = []
+    for path in WORKSHOP.rglob("*.py"):
+        if path == WORKSHOP / "checkpoints" / "repo.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"^\s*(import git\b|from git(db)?\b)", text, re.MULTILINE) or re.search(r"\[\s*[\"']git[\"']\s*,", text):
+            offenders.append(str(path.relative_to(WORKSHOP)))
+    assert offenders == []
+
+
+def test_replay_deploys_the_private_checkpoint_not_the_learners_branch(ws):
+    """Issue 12 item 7: a learner's commit on `checkpoint/*` never changes what replay deploys."""
+    from workshop.deploy import replay
+
+    root, loaded = ws
+    step = next(s for s in loaded.steps if s.deploys)
+    git(root, "switch", "-q", f"checkpoint/{step.slug}")
+    (root / step.deploys[0]).mkdir(exist_ok=True)
+    (root / step.deploys[0] / "learner.txt").write_text("committed on the branch\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "mine")
+    git(root, "switch", "-q", "main")
+    seen = []
+    replay.replay_until([step], root, "dev", lambda service, folder, why: seen.append((folder / "learner.txt").exists()), lambda: True)
+    assert seen and not any(seen)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import subprocess
 import sys
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -171,16 +172,12 @@ def test_with_table_adds_dynamodb_writes_to_both_paths():
     assert "dynamodb_writes" not in amounts(cost.estimate(), "http")
 
 
-def test_dlq_requests_are_priced_from_the_same_list():
-    assert cost.dlq_requests_cost(10_000_000) == D("4.00")
-    assert cost.dlq_requests_cost(10_000_000, free_tier=True) == D("3.60")
-
-
 # ---------------------------------------------------------------------------------------------------------- price list
 def test_price_list_names_region_date_and_sources():
     p = cost.load_prices()
     assert p.region == "us-east-1" and p.currency == "USD"
-    assert p.taken.isoformat() == "2026-11-28"
+    # The date is data (refreshing the prices moves it): it must be a real day, not one in the future.
+    assert isinstance(p.taken, _dt.date) and p.taken <= _dt.date.today()
     assert all(url.startswith("https://") for url in p.sources.values())
     assert set(cost.RATE_NAMES) <= set(p.rates)
 
@@ -234,7 +231,7 @@ def test_cli_json_shape():
         "http_api": False,
         "with_table": False,
         "region": "us-east-1",
-        "prices_taken": "2026-11-28",
+        "prices_taken": cost.load_prices().taken.isoformat(),
     }
     assert list(data["paths"]) == ["http", "sns"]
     assert data["paths"]["http"] == {
@@ -310,7 +307,6 @@ flags = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.integers(1, 10**12), st.integers(0, 10**11), flags)
 def test_totals_grow_with_requests_and_the_saving_is_never_negative(requests, more, flag):
     low = cost.estimate(cost.Inputs(requests=requests, **flag))

@@ -10,7 +10,7 @@ import pytest
 from workshop.course import model as course
 from workshop.errors import BadInput, CourseError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_real_course_has_steps_0_to_13_with_unique_slug_ids():

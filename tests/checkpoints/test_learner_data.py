@@ -1,0 +1,87 @@
+"""Issue 13, learner data: whatever the learner's git attributes and config, whatever the state of the repository,
+the runner never loses a byte, an exec bit or a symlink, never touches refs it did not make, and never dead-ends."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from git_helpers import files_of, git, make_workspace
+
+from workshop.checkpoints import operations
+from workshop.course import model as course
+
+CRLF = b"def handler(event, context):\r\n    return 1\r\n"
+
+
+@pytest.fixture
+def loaded(sample_course):
+    return course.load()
+
+
+@pytest.fixture
+def ws(tmp_path, loaded):
+    return make_workspace(tmp_path / "ws", loaded)
+
+
+def _round_trip(root: Path, loaded) -> None:
+    """reset (the files replaced), then restore the backup it made: the files must be as they were."""
+    before = files_of(root)
+    outcome = operations.reset_to_step(root, loaded, loaded.steps[-1])
+    assert outcome.backup is not None
+    operations.restore(root, outcome.backup.name)
+    after = files_of(root)
+    assert after == before, sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+
+
+def _learner_files(root: Path) -> None:
+    (root / "svc-a" / "crlf.py").write_bytes(CRLF)
+    (root / "svc-a" / "mixed.txt").write_bytes(b"one\r\ntwo\nthree\r\n")
+    (root / "svc-a" / "link").symlink_to("crlf.py")
+    (root / "svc-a" / "run.sh").write_bytes(b"#!/bin/sh\r\necho $Id$\r\n")
+    (root / "svc-a" / "run.sh").chmod(0o755)
+
+
+def test_global_attributes_text_auto_keep_crlf_bytes(ws, loaded):
+    attributes = Path(os.environ["HOME"]) / ".config" / "git" / "attributes"
+    attributes.parent.mkdir(parents=True, exist_ok=True)
+    attributes.write_text("* text=auto\n")
+    _learner_files(ws)
+    _round_trip(ws, loaded)
+
+
+def test_workspace_gitattributes_keep_crlf_bytes(ws, loaded):
+    (ws / ".gitattributes").write_text("*.py text eol=lf\n*.txt text eol=crlf\n*.sh ident\n")
+    _learner_files(ws)
+    _round_trip(ws, loaded)
+
+
+def test_repository_config_keeps_symlinks_exec_bits_and_crlf(ws, loaded):
+    for key, value in (("core.symlinks", "false"), ("core.autocrlf", "true"), ("core.filemode", "false"), ("core.eol", "crlf")):
+        git(ws, "config", key, value)
+    _learner_files(ws)
+    _round_trip(ws, loaded)
+    assert (ws / "svc-a" / "link").is_symlink()
+
+
+def test_global_config_autocrlf_and_attributes_file(ws, loaded, tmp_path, monkeypatch):
+    attributes = tmp_path / "my-attributes"
+    attributes.write_text("* text eol=crlf\n")
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[core]\n\tautocrlf = true\n\tattributesFile = {attributes}\n\tsymlinks = false\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    _learner_files(ws)
+    _round_trip(ws, loaded)
+
+
+def test_git_variables_in_the_learners_environment_do_not_redirect_the_runner(ws, loaded, tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    for name, value in (("GIT_DIR", other / ".git"), ("GIT_WORK_TREE", other), ("GIT_INDEX_FILE", other / "idx"),
+                        ("GIT_OBJECT_DIRECTORY", other / ".git" / "objects"), ("GIT_CONFIG_PARAMETERS", "'core.symlinks'='false'")):
+        monkeypatch.setenv(name, str(value))
+    _learner_files(ws)
+    _round_trip(ws, loaded)
+    assert not (other / "idx").exists() and not list((other / ".git" / "refs" / "heads").iterdir())
