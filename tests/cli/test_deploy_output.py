@@ -61,7 +61,7 @@ def test_the_summary_screen_keeps_urls_whole(width, monkeypatch):
     out = con.file.getvalue()
     words_whole(out, ["https://o5gzwehavg.execute-api.us-east-1.amazonaws.com/dev/record", "wild-rydes-ride-record-dev-PutRideRecordHttp"])
     assert "    PutRideRecordHttp:" in out  # osls's indentation kept under the service name
-    assert out.rstrip().endswith("Next: `workshop deploy wild-rydes`.")
+    assert out.rstrip().endswith("Next: `workshop deploy wild-rydes`, then `workshop verify`.")
     assert_fits(out, width)
 
 

@@ -234,7 +234,7 @@ def test_next_shows_the_new_step_card_and_its_first_screen(learner, width):
     result = run("next", "--force", "--workspace", str(root), width=width)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "Now at step 1: Split the ride-record handler in two"
+    assert lines[0] == "Now at step 1: Split the ride-record handler in two."
     assert "code · wild-rydes-ride-record" in lines[1]
     assert "Why" in result.stdout and "more lines: `workshop show` reads the whole step." in result.stdout
     assert len(lines) <= 40

@@ -204,7 +204,8 @@ def stat_lines(text: str, width: int | None) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- steps
 def step_card(step: Any, width: int, lead: str = "Step") -> list[Text]:
     """The card shown after `next`: the step, what kind, which services."""
-    lines = hanging(Text(f"{lead} {step.number}: ", style="bold cyan"), step.title, width, style="bold")
+    title = step.title + ("." if lead != "Step" else "")  # "Now at step 5: Title." reads as a sentence
+    lines = hanging(Text(f"{lead} {step.number}: ", style="bold cyan"), title, width, style="bold")
     lines += hanging(Text("  ", style="dim"), f"{', '.join(step.kinds)} · {', '.join(step.services)}", width, style="dim")
     return lines
 

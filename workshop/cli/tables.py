@@ -68,7 +68,8 @@ def deploy_summary(summaries: Mapping[str, list[str]], next_command: str) -> Non
             if line:
                 indent = "  " + line[: len(line) - len(line.lstrip())]
                 screens.emit(console, screens.hanging(Text(indent), line.lstrip(), console.width, indent=len(indent) + 2))
-    screens.emit(console, [Text.assemble("Next: ", (f"`{next_command}`", "bold"), ".")])
+    then = f"`{next_command}`, then `workshop verify`" if next_command != "workshop verify" else f"`{next_command}`"
+    screens.emit(console, [Text.assemble("Next: ", (then, "bold"), ".")])
 
 
 def cost(estimate: Any) -> None:

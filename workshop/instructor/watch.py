@@ -17,10 +17,10 @@ from typing import Any
 from workshop.checks import registry
 from workshop.checks import runner as checks_runner
 from workshop.checks.runner import CheckRun, Report
-from workshop.course import progress
+from workshop.course import paths, progress
 
 # Folders whose changes never mean "the learner saved a file": caches, build output, osls state, git.
-IGNORED = {".git", ".workshop", ".serverless", "node_modules", "__pycache__", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache"}
+IGNORED = {".git", paths.STATE_DIR, ".serverless", "node_modules", "__pycache__", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache"}
 IGNORED_SUFFIXES = (".pyc", ".swp", ".swx", "~", ".tmp")
 DEBOUNCE_MS = 400
 KEYS = {"d": "deploy", "v": "live checks", "n": "next step", "h": "hint", "q": "quit"}
