@@ -306,7 +306,9 @@ def request_ride_env(ctx) -> Result:
     fn = _need_function(ctx, WR, "RequestRide", f"Run {deploy_cmd(WR)}.")
     env = (fn.get("Environment") or {}).get("Variables") or {}
     if env.get("RIDES_SNS_TOPIC_ARN") != arn:
-        return failed(f"RIDES_SNS_TOPIC_ARN = {env.get('RIDES_SNS_TOPIC_ARN')}", f"RIDES_SNS_TOPIC_ARN = {arn}",
+        seen = ("the deployed RequestRide has no RIDES_SNS_TOPIC_ARN in its environment" if "RIDES_SNS_TOPIC_ARN" not in env
+                else f"RIDES_SNS_TOPIC_ARN = {env['RIDES_SNS_TOPIC_ARN']}")
+        return failed(seen, f"RIDES_SNS_TOPIC_ARN = {arn}",
                       f"Deploy the change of {ctx.step_ref('publish-to-sns')}: {deploy_cmd(WR)}.")
     if "RIDE_RECORD_URL" in env:
         return failed("RequestRide still has RIDE_RECORD_URL", "no RIDE_RECORD_URL",
