@@ -165,7 +165,9 @@ def next_(
     if finished:
         render.markdown(session.course.final, title="Module complete")
         return
-    render.step_intro(step, step.text())
+    from workshop.checks import pages
+
+    render.step_intro(step, pages.page(step))
 
 
 @app.command()
