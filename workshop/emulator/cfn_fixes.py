@@ -51,16 +51,17 @@ def patch_stacks(models: ModuleType) -> None:
 
     @functools.wraps(original_execute)
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-        original_execute(self, change_set_name, stack_name)
         change_set = self.change_sets.get(change_set_name) or next(
             (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
         )
-        if change_set is None:
+        stack = self.stacks.get(change_set.stack_id) if change_set is not None else None
+        try:  # read before the update: the old outputs may name resources the update removes
+            old_exports = {export.name for export in stack.exports} if stack is not None else set()
+        except Exception:  # noqa: BLE001 - outputs that cannot be resolved export nothing
+            old_exports = set()
+        original_execute(self, change_set_name, stack_name)
+        if stack is None or not isinstance(stack.template, str):  # a stack made by an interleaved deploy: nothing to parse
             return
-        stack = self.stacks.get(change_set.stack_id)
-        if stack is None:
-            return
-        old_exports = {export.name for export in stack.exports}
         stack._parse_template()
         stack.output_map = stack._create_output_map()
         for name in old_exports:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workshop.emulator import sandbox, settings
+from workshop.emulator import iam_enforce, sandbox, settings
 
 BOOTSTRAP = sandbox.RUNTIME_DIR / "bootstrap.py"
 INIT_LIMIT = 10.0  # seconds AWS allows the init phase; a backstop, the bootstrap enforces the timeout itself
@@ -57,9 +57,7 @@ def _environment(fn: Any, code: Path, request_id: str, stream: str, timeout: flo
         "AWS_LAMBDA_LOG_STREAM_NAME": stream,
         "AWS_REGION": fn.region,
         "AWS_DEFAULT_REGION": fn.region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **iam_enforce.credentials_for(fn.account_id, fn.region, fn.role, fn.function_name),
         "AWS_ENDPOINT_URL": conf.endpoint,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
