@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import json_payload, start_emulator, wait_for
+from emulator_support import FIXTURES, OSLS, json_payload, start_emulator, wait_for
 
 from workshop import emulator
 
@@ -313,3 +314,18 @@ def test_interleaved_create_change_sets_make_one_stack_and_never_crash(emu):
     assert again.value.response["Error"]["Message"] == (
         "Stack [twice] already exists and cannot be created again with the changeSet [third].")
     assert cfn.describe_stacks(StackName="twice")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_an_osls_role_name_over_64_characters_fails_the_deploy_as_on_aws(emu, tmp_path):
+    """osls names the role <service>-<stage>-<region>-lambdaRole: a long personal stage makes it too long for IAM."""
+    if not OSLS.exists():
+        pytest.skip("osls is not installed (run `npm ci`)")
+    shutil.copytree(FIXTURES / "record", tmp_path / "record")
+    stage = "dev-" + "j" * 30
+    done = emu.osls(tmp_path / "record", "deploy", check=False, stage=stage)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "IamRoleLambdaExecution" in output and "Member must have length less than or equal to 64" in output
+    stack = emu.client("cloudformation").describe_stacks(StackName=f"fixture-record-{stage}")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert not [r for r in emu.client("iam").list_roles()["Roles"] if stage in r["RoleName"]]

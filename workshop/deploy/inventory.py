@@ -82,7 +82,9 @@ def _buckets(session, target: Target) -> Iterator[str]:
     s3 = targets.client(session, "s3")
     for bucket in s3.list_buckets().get("Buckets", []):
         name = bucket["Name"]
-        head = name.partition("-serverlessdeploymentbucket-")[0].rstrip("-")
+        # <stack>-<logical id>-<suffix>, both shortened by CloudFormation to fit 63 ("...-serverlessdeploymentbuck-...")
+        parts = name.rsplit("-", 2)
+        head = parts[0] if len(parts) == 3 and len(parts[1]) >= 8 and "serverlessdeploymentbucket".startswith(parts[1]) else ""
         for service in SERVICES:
             if head and target.stack(service).startswith(head):
                 listed = s3.list_objects_v2(Bucket=name, Prefix=f"serverless/{service}/{target.stage}/", MaxKeys=1)

@@ -58,11 +58,23 @@ def patch_parsing(parsing: ModuleType) -> None:
     original_create = parsing.parse_and_create_resource
     original_update = parsing.parse_and_update_resource
 
+    from workshop.emulator import cfn_validate
+
+    def _validate(logical_id: str, resource_json: dict[str, Any], resources_map: Any, region: str) -> None:
+        condition = resource_json.get("Condition")
+        if condition and not resources_map.lazy_condition_map[condition]:
+            return  # not created
+        parsed = parsing.parse_resource(resource_json, resources_map)
+        if parsed:
+            cfn_validate.validate(logical_id, resource_json.get("Type", ""), parsed[1].get("Properties"), region)
+
     def _guard(function: Any) -> Any:
         @functools.wraps(function)
-        def wrapper(logical_id: str, resource_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        def wrapper(logical_id: str, resource_json: dict[str, Any], resources_map: Any, *args: Any, **kwargs: Any) -> Any:
             try:
-                return function(logical_id, resource_json, *args, **kwargs)
+                region = kwargs.get("region_name") or (args[1] if len(args) > 1 else "us-east-1")
+                _validate(logical_id, resource_json, resources_map, region)
+                return function(logical_id, resource_json, resources_map, *args, **kwargs)
             except ResourceFailure:
                 raise
             except Exception as exc:
@@ -73,6 +85,7 @@ def patch_parsing(parsing: ModuleType) -> None:
                                       handler_message(resource_json.get("Type", ""), message)) from exc
         return wrapper
 
+    parsing.generate_resource_name = cfn_validate.generated_name
     parsing.parse_and_create_resource = _guard(original_create)
     parsing.parse_and_update_resource = _guard(original_update)
 
