@@ -137,9 +137,13 @@ def roll_back(stack: Any, failure: ResourceFailure, creating: bool, previous: tu
     stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
 
 
-def _find_change_set(backend: Any, name: str) -> Any:
-    return backend.change_sets.get(name) or next(
-        (cs for cs in backend.change_sets.values() if cs.change_set_name == name), None)
+def find_change_set(backend: Any, name: str, stack_name: str | None = None) -> Any:
+    """By ARN, else the newest change set of that name (of that stack): a deleted stack's ones keep their names."""
+    if name in backend.change_sets:
+        return backend.change_sets[name]
+    matches = [cs for cs in backend.change_sets.values() if cs.change_set_name == name
+               and (not stack_name or stack_name in (cs.stack_name, cs.stack_id))]
+    return matches[-1] if matches else None
 
 
 def patch_stacks(models: ModuleType) -> None:
@@ -154,7 +158,7 @@ def patch_stacks(models: ModuleType) -> None:
 
     @functools.wraps(original_execute)
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-        change_set = _find_change_set(self, change_set_name)
+        change_set = find_change_set(self, change_set_name, stack_name)
         if change_set is None:
             raise ValidationError(message=f"ChangeSet [{change_set_name}] does not exist")
         stack = self.stacks.get(change_set.stack_id)
@@ -167,7 +171,7 @@ def patch_stacks(models: ModuleType) -> None:
         previous = None if creating else (copy.deepcopy(stack.template_dict),
                                           copy.deepcopy(getattr(stack.resource_map, "input_parameters", None)))
         try:
-            original_execute(self, change_set_name, stack_name)
+            original_execute(self, change_set.change_set_id, stack_name)  # by ARN: exactly this one
         except ResourceFailure as failure:
             change_set.execution_status = "EXECUTE_FAILED"
             roll_back(stack, failure, creating, previous)
