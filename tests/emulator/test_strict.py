@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import time
 import zipfile
 
 import pytest
@@ -329,3 +330,27 @@ def test_an_osls_role_name_over_64_characters_fails_the_deploy_as_on_aws(emu, tm
     stack = emu.client("cloudformation").describe_stacks(StackName=f"fixture-record-{stage}")["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     assert not [r for r in emu.client("iam").list_roles()["Roles"] if stage in r["RoleName"]]
+
+
+def test_filter_log_events_is_throttled_beyond_5_per_second(emu):
+    logs = emu.client("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/throttled")
+    fast = boto3_client_without_retries(emu, "logs")
+    answers = []
+    for _ in range(8):
+        try:
+            fast.filter_log_events(logGroupName="/aws/lambda/throttled")
+            answers.append("ok")
+        except ClientError as exc:
+            answers.append(f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}")
+    assert answers[:5] == ["ok"] * 5 and "ThrottlingException: Rate exceeded" in answers[5:]
+    time.sleep(1.1)  # the next second admits calls again
+    assert logs.filter_log_events(logGroupName="/aws/lambda/throttled")["events"] == []
+
+
+def boto3_client_without_retries(emu, service: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, endpoint_url=emu.info.endpoint, region_name=REGION, aws_access_key_id="testing",
+                        aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}))

@@ -67,6 +67,13 @@ def install() -> None:
     for name in _UPDATE_PATCHES:  # after the create-time patches above: stack updates call the patched creates
         after_import(name, _cfn_updates)
     after_import("moto.cloudformation.parsing", _cfn_failures)  # last: wraps the update patch too
+    after_import("moto.logs.models", _logs_limits)
+
+
+def _logs_limits(module: ModuleType) -> None:
+    from workshop.emulator import logs_limits
+
+    logs_limits.patch(module)
 
 
 def _cfn_failures(module: ModuleType) -> None:
