@@ -354,3 +354,61 @@ def boto3_client_without_retries(emu, service: str):
 
     return boto3.client(service, endpoint_url=emu.info.endpoint, region_name=REGION, aws_access_key_id="testing",
                         aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}))
+
+
+# ---- warm starts and runtimes -------------------------------------------------------------------------------------
+
+COUNTER = '''
+import sys
+COUNT = 0
+
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    return {"count": COUNT, "python": "%d.%d" % sys.version_info[:2]}
+'''
+
+
+def _counter(emu, name: str, runtime: str = "python3.12") -> None:
+    role = _role(emu, f"{name}-role", [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}])
+    emu.client("lambda").create_function(FunctionName=name, Runtime=runtime, Role=role, Handler="index.handler",
+                                         Code={"ZipFile": _zip(COUNTER)}, Timeout=20)
+
+
+def _invoke_tail(emu, name: str) -> tuple[dict, str]:
+    import base64
+
+    response = emu.client("lambda").invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    return json_payload(response), base64.b64decode(response["LogResult"]).decode()
+
+
+def test_a_warm_environment_keeps_the_handler_loaded_until_a_deploy(emu):
+    _counter(emu, "warm")
+    counts, tails = zip(*(_invoke_tail(emu, "warm") for _ in range(3)))
+    assert [c["count"] for c in counts] == [1, 2, 3]  # the module stayed imported
+    assert "Init Duration" in tails[0] and "Init Duration" not in tails[1] + tails[2]
+    emu.client("lambda").update_function_configuration(FunctionName="warm", Environment={"Variables": {"V": "2"}})
+    again, tail = _invoke_tail(emu, "warm")
+    assert again["count"] == 1 and "Init Duration" in tail  # a changed function gets a new environment
+
+
+def test_the_declared_python_runs_when_installed_and_old_runtimes_are_refused(emu):
+    from workshop.emulator import lambda_run
+
+    _counter(emu, "py312", "python3.12")
+    answer, tail = _invoke_tail(emu, "py312")
+    executable, note = lambda_run.interpreter("python3.12")
+    assert answer["python"] == ("3.12" if note is None else "%d.%d" % __import__("sys").version_info[:2])
+    assert (note is None) == ("is not installed on this machine" not in tail)
+    _counter(emu, "py314", "python3.14")
+    answer, tail = _invoke_tail(emu, "py314")
+    if lambda_run.interpreter("python3.14")[1] is not None:
+        assert "[WARNING] python3.14 is not installed on this machine: the emulator runs this function on Python" in tail
+        assert any(line.startswith("py314: python3.14 is not installed") for line in emulator.runtime_notes(emu.state_dir))
+        _, second = _invoke_tail(emu, "py314")
+        assert "is not installed" not in second  # said once, on the cold start
+    with pytest.raises(ClientError) as refused:
+        _counter(emu, "py38", "python3.8")
+    assert refused.value.response["Error"] == {"Code": "InvalidParameterValueException", "Message": (
+        "The runtime parameter of python3.8 is no longer supported for creating or updating AWS Lambda functions. "
+        "We recommend you use a supported runtime while creating or updating functions.")}

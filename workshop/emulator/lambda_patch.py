@@ -36,6 +36,19 @@ def dead_letter_refusal(account_id: str, region: str, role_arn: str, config: Any
     return f"The provided execution role does not have permissions to call {words}"
 
 
+# Runtimes AWS no longer accepts for new functions or updates (Lambda's deprecation schedule, creation blocked).
+BLOCKED_RUNTIMES = frozenset({"python2.7", "python3.6", "python3.7", "python3.8"})
+
+
+def _check_runtime(runtime: Any) -> None:
+    if str(runtime) in BLOCKED_RUNTIMES:
+        from moto.awslambda.exceptions import InvalidParameterValueException
+
+        raise InvalidParameterValueException(
+            f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda functions. "
+            "We recommend you use a supported runtime while creating or updating functions.")
+
+
 def _check_dead_letter(account_id: str, region: str, role_arn: str, config: Any) -> None:
     refusal = dead_letter_refusal(account_id, region, role_arn, config)
     if refusal:
@@ -54,6 +67,7 @@ def patch(models: ModuleType) -> None:
 
     @functools.wraps(original_init)
     def __init__(self: Any, account_id: str, spec: dict[str, Any], region: str, version: Any = 1) -> None:
+        _check_runtime(spec.get("Runtime"))
         _check_dead_letter(account_id, region, str(spec.get("Role", "")), spec.get("DeadLetterConfig"))
         original_init(self, account_id, spec, region, version)
         self.dead_letter_config = _dead_letter(spec.get("DeadLetterConfig"))
@@ -67,6 +81,8 @@ def patch(models: ModuleType) -> None:
 
     @functools.wraps(original_update)
     def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+        if "Runtime" in updates:
+            _check_runtime(updates["Runtime"])
         if "DeadLetterConfig" in updates or "Role" in updates:
             config = updates.get("DeadLetterConfig", self.dead_letter_config)
             _check_dead_letter(self.account_id, self.region, str(updates.get("Role") or self.role), config)
