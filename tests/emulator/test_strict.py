@@ -384,7 +384,7 @@ def _invoke_tail(emu, name: str) -> tuple[dict, str]:
 
 def test_a_warm_environment_keeps_the_handler_loaded_until_a_deploy(emu):
     _counter(emu, "warm")
-    counts, tails = zip(*(_invoke_tail(emu, "warm") for _ in range(3)))
+    counts, tails = zip(*(_invoke_tail(emu, "warm") for _ in range(3)), strict=True)
     assert [c["count"] for c in counts] == [1, 2, 3]  # the module stayed imported
     assert "Init Duration" in tails[0] and "Init Duration" not in tails[1] + tails[2]
     emu.client("lambda").update_function_configuration(FunctionName="warm", Environment={"Variables": {"V": "2"}})
@@ -398,7 +398,8 @@ def test_the_declared_python_runs_when_installed_and_old_runtimes_are_refused(em
     _counter(emu, "py312", "python3.12")
     answer, tail = _invoke_tail(emu, "py312")
     executable, note = lambda_run.interpreter("python3.12")
-    assert answer["python"] == ("3.12" if note is None else "%d.%d" % __import__("sys").version_info[:2])
+    here = "{}.{}".format(*__import__("sys").version_info[:2])
+    assert answer["python"] == ("3.12" if note is None else here)
     assert (note is None) == ("is not installed on this machine" not in tail)
     _counter(emu, "py314", "python3.14")
     answer, tail = _invoke_tail(emu, "py314")
