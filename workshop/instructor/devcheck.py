@@ -18,6 +18,7 @@ from workshop.checkpoints.build import build, patch_path
 from workshop.checkpoints.repo import Repo
 from workshop.course.model import Course
 from workshop.errors import CourseError
+from workshop.instructor import template_lint
 
 FIRST_TEST = Path("steps") / "tests" / "test_handler_http.py"
 FIRST_TEST_STEP = 1
@@ -53,6 +54,7 @@ def check_course(course: Course, *, run_tests: bool = True) -> list[Item]:
         if run_tests:
             items += _unit_tests(repo, states, Path(scratch))
             items += _first_step_test(repo, course, start, commits, Path(scratch))
+            items += [Item(*found) for found in template_lint.check(repo, course, states, Path(scratch))]
     return items
 
 
