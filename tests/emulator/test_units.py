@@ -116,9 +116,9 @@ def test_a_python_started_by_a_function_sees_no_site_packages(tmp_path):
 # ---- issue 14: properties checked against CloudFormation's schemas; generated names ---------------------------
 
 def _refusal(resource_type: str, props: dict, region: str = "us-east-1") -> str:
-    from workshop.emulator import cfn_failures, cfn_validate
+    from workshop.emulator import cfn_errors, cfn_validate
 
-    with pytest.raises(cfn_failures.ResourceFailure) as failed:
+    with pytest.raises(cfn_errors.ResourceFailure) as failed:
         cfn_validate.validate("Thing", resource_type, props, region)
     assert failed.value.logical_id == "Thing" and failed.value.resource_type == resource_type
     return failed.value.reason

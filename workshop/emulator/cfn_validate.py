@@ -20,7 +20,7 @@ import string
 from pathlib import Path
 from typing import Any
 
-from workshop.emulator.cfn_failures import ResourceFailure, handler_message
+from workshop.emulator.cfn_errors import ResourceFailure, handler_message
 
 _SCHEMAS: Path | None = None
 
