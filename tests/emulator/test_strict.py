@@ -413,3 +413,17 @@ def test_the_declared_python_runs_when_installed_and_old_runtimes_are_refused(em
     assert refused.value.response["Error"] == {"Code": "InvalidParameterValueException", "Message": (
         "The runtime parameter of python3.8 is no longer supported for creating or updating AWS Lambda functions. "
         "We recommend you use a supported runtime while creating or updating functions.")}
+
+
+def test_an_idle_environment_ends_after_its_timeout(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKSHOP_EMULATOR_WARM_SECONDS", "1")
+    (tmp_path / "home").mkdir()
+    idle = start_emulator(tmp_path / "emulator", tmp_path / "home")
+    try:
+        _counter(idle, "idle")
+        assert [_invoke_tail(idle, "idle")[0]["count"] for _ in range(2)] == [1, 2]
+        time.sleep(2.5)
+        again, tail = _invoke_tail(idle, "idle")
+        assert again["count"] == 1 and "Init Duration" in tail
+    finally:
+        emulator.stop(idle.state_dir)
