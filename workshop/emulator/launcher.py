@@ -29,7 +29,7 @@ RESTART_HINT = "run `workshop emulator stop` then `workshop emulator start`"
 # What the emulator process may inherit: locale, paths, its own tuning knobs. Nothing of the user's credentials or tokens
 # (GITHUB_TOKEN, AWS_*, MOTO_*) and not the real HOME: functions run inside it, and it needs none of them.
 ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
-             "PYTHONUTF8", "SYSTEMROOT")
+             "PYTHONUTF8", "SYSTEMROOT", "PYENV_ROOT")
 ENV_ALLOW_PREFIXES = ("LC_", "WORKSHOP_EMULATOR_")
 
 
@@ -228,6 +228,9 @@ def emulator_env(state_dir: Path, environ: dict[str, str] | None = None) -> dict
     env = {k: v for k, v in source.items() if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
     home = state_dir / "home"
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pyenv = Path(source.get("HOME") or Path.home()) / ".pyenv"
+    if "PYENV_ROOT" not in env and pyenv.is_dir():  # where a declared runtime's Python may be (HOME moves below)
+        env["PYENV_ROOT"] = str(pyenv)
     env.update(HOME=str(home), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true",
                WORKSHOP_STATE_KEY_FILE=str(persist.key_file()))
