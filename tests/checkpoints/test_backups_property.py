@@ -112,7 +112,7 @@ def apply_edits(root: Path, edits) -> None:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """One workspace built once (with one backup in it, for `restore` cases); each case copies it."""
-    sample = Path(__file__).parent / "sample_course"
+    sample = Path(__file__).parents[1] / "sample_course"
     old = os.environ.get("WORKSHOP_COURSE_DIR")
     os.environ["WORKSHOP_COURSE_DIR"] = str(sample)
     course._load.cache_clear()

@@ -13,7 +13,7 @@ import pytest
 from workshop.checks import runner
 from workshop.deploy import targets
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "docs" / "class-account.yml"
 ACCOUNT, PARTITION = "123456789012", "aws"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/workshop-class/WildRydesWorkshopDeployer"

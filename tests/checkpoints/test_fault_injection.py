@@ -52,7 +52,7 @@ def run_op(root: Path, loaded, op: str, restore_name: str):
 def scenarios(tmp_path_factory):
     """A template workspace with the learner's edits, and for each operation what an uninterrupted run gives."""
     old = os.environ.get("WORKSHOP_COURSE_DIR")
-    os.environ["WORKSHOP_COURSE_DIR"] = str(Path(__file__).parent / "sample_course")
+    os.environ["WORKSHOP_COURSE_DIR"] = str(Path(__file__).parents[1] / "sample_course")
     course._load.cache_clear()
     loaded = course.load()
     base = tmp_path_factory.mktemp("faults")
