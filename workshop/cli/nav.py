@@ -119,6 +119,7 @@ def show(
     from workshop.checks import pages
 
     render.markdown(pages.page(chosen), title=f"Step {chosen.number}: {chosen.title}")
+    _mention_questions(session.course, chosen)
     render.out_console().print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]")
 
 
@@ -187,17 +188,34 @@ def goto(ctx: typer.Context, step: StepArg, workspace_dir: WorkspaceOpt = None) 
 
 @app.command()
 def questions(
+    question_id: Annotated[str | None, typer.Argument(help="Show this question, without its answer.", show_default=False)] = None,
     answer: Annotated[str | None, typer.Option("--answer", help="Show the worked answer of one question (cost, order, retries).")] = None,
 ) -> None:
-    """List the module's questions, or show one question's worked answer."""
+    """List the module's questions, show one (think first), or show one question's worked answer."""
     from workshop.cli import render
     from workshop.course import model as course
-
-    loaded = course.load()
-    if answer is None:
-        render.questions_table((q.id, q.title) for q in loaded.questions)
-        return
     from workshop.instructor import cost
 
-    question = loaded.question(answer)
-    render.markdown(cost.question_text(question), title=question.title)
+    loaded = course.load()
+    if answer is None and question_id is None:
+        render.questions_table((q.id, f"{q.title} ({_asked_at(loaded, q)})" if q.step else q.title) for q in loaded.questions)
+        return
+    question = loaded.question(answer if answer is not None else question_id)
+    render.markdown(cost.question_text(question, answer=answer is not None), title=question.title)
+    if answer is None:
+        render.out_console().print(f"Your answer ready? Compare it: `workshop questions --answer {question.id}`.", highlight=False)
+
+
+def _asked_at(loaded, question) -> str:
+    step = loaded.by_id(question.step)
+    return f"{question.when} step {step.number}" if step is not None else ""
+
+
+def _mention_questions(loaded, step) -> None:
+    """Name the questions asked at this step; their answers stay behind `--answer`."""
+    from workshop.cli import render
+
+    for question in loaded.questions_at(step):
+        moment = "Before you start" if question.when == "before" else "Once this step passes"
+        render.out_console().print(f"{moment}, a question to think about: {question.title} "
+                                   f"`workshop questions {question.id}`", highlight=False)
