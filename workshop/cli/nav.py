@@ -119,6 +119,7 @@ def show(
     from workshop.checks import pages
 
     render.markdown(pages.page(chosen), title=f"Step {chosen.number}: {chosen.title}")
+    _pictures(session, chosen)
     _mention_questions(session.course, chosen)
     render.out_console().print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]")
 
@@ -209,6 +210,26 @@ def questions(
 def _asked_at(loaded, question) -> str:
     step = loaded.by_id(question.step)
     return f"{question.when} step {step.number}" if step is not None else ""
+
+
+def _pictures(session, step) -> None:
+    """The architecture at the start of the step and after it (one picture when the files don't change)."""
+    from rich.panel import Panel
+
+    from workshop.cli import render
+    from workshop.instructor import architecture
+
+    drawn = architecture.around(session.root, session.course, step)
+    if drawn is None:
+        return
+    before, after = drawn
+    out = render.out_console()
+    if before == after:
+        what = "what this step's deploy puts in the cloud" if step.deploys else "unchanged by this step"
+        out.print(Panel("\n".join(after), title=f"Architecture ({what})", title_align="left"))
+        return
+    out.print(Panel("\n".join(before), title="Architecture before this step", title_align="left", border_style="dim"))
+    out.print(Panel("\n".join(after), title="Architecture after this step", title_align="left", border_style="green"))
 
 
 def _mention_questions(loaded, step) -> None:
