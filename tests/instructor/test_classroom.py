@@ -164,7 +164,7 @@ def test_the_class_table_keeps_every_character_at_80_and_120_columns(width):
     assert rows[2][2] == "done"
     assert [r[4] for r in rows] == ["7", "8", "9"]
     flat = squeeze(text)
-    assert squeeze("3 learners · before step 0: 1 · step 6: 1 · step 13: 1 · done: 1") in flat
+    assert squeeze("3 learners · not started: 1 · step 6: 1 · step 13: 1 · done: 1") in flat
     assert squeeze("not changed for 15 min: dev-bob, dev-carol") in flat  # 23 and 43 minutes ago
     assert squeeze("26 API calls (2 shared; per stage: at most 9, 8.0 on average)") in flat
 

@@ -312,7 +312,7 @@ def diff(root: Path, course: Course, step: Step, *, against: str = "solution", s
     else:
         left, right, names = mine, after, ("your files", f"after step {step.number}")
     args = ["diff", "--no-color", "--no-ext-diff", "--no-renames"]
-    args += ["--stat=100"] if stat else []
+    args += ["--stat=1000"] if stat else []  # wide enough that git never shortens a path; the CLI fits the bars
     text = repo.run(*args, left, right, "--", *paths)
     return Diff(text=text, left=names[0], right=names[1])
 

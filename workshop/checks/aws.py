@@ -67,7 +67,8 @@ def translate(exc: Exception, ctx) -> Result | None:
                            "Check `aws sts get-caller-identity` with the same profile, then `workshop verify`.")
         if c in DENIED:
             return errored(f"your AWS identity may not do this: {exc}"[:300],
-                           "Ask your instructor for the learner policy (docs/instructor.md), or name another profile: "
+                           "Ask your instructor for the learner policy, which includes what verify reads "
+                           "(docs/instructor.md, docs/verify-iam-policy.json), or name another profile: "
                            "`workshop verify --profile NAME`.")
     return None
 

@@ -11,7 +11,7 @@ import uuid
 
 from workshop.checks import aws
 from workshop.checks.aws import deploy_cmd, live
-from workshop.checks.model import Result, failed, passed, pending
+from workshop.checks.model import Result, failed, passed, pending, waiting
 from workshop.checks.registry import RR, WR
 
 RECORD_TIMEOUT = {"local": 20.0, "aws": 30.0}
@@ -96,6 +96,7 @@ def _path(ctx, ride_id: str, start: float, end: float) -> tuple[str, str]:
 
     Throttled searches back off and end as "unknown" (the SNS check then says pending), never as an error."""
     deadline = time.monotonic() + LOG_TIMEOUT[ctx.target.name]
+    waiting(deadline, "the log line that names the path")
     poll = LOG_POLL[ctx.target.name]
     throttled = False
     while True:
@@ -149,6 +150,7 @@ def request_ride(ctx, pickup: tuple[float, float] = DEFAULT_PICKUP, *, source: s
     outcome["ride_id"] = ride_id
     dynamodb = ctx.client("dynamodb")
     deadline = time.monotonic() + RECORD_TIMEOUT[ctx.target.name]
+    waiting(deadline, f"ride {ride_id} in DynamoDB")
     while time.monotonic() < deadline:
         if dynamodb.get_item(TableName=table, Key={"RideId": {"S": ride_id}}, ConsistentRead=True).get("Item"):
             recorded = time.time()
@@ -215,6 +217,7 @@ def poison_ride(ctx) -> Result:
     started = time.monotonic()
     limit = DLQ_WAIT if ctx.wait else DLQ_TIMEOUT[ctx.target.name]
     sqs = ctx.client("sqs")
+    waiting(started + limit, f"poison ride {poison} in the DLQ")
     while time.monotonic() - started < limit:
         wait = int(max(1, min(5, limit - (time.monotonic() - started))))
         for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,

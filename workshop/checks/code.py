@@ -142,8 +142,9 @@ def request_ride_publishes(ctx) -> Result:
     fn = sf.function("RequestRide") or {}
     env = sf.environment(fn)
     if not sf.refers_to(sf.resolve(env.get("RIDES_SNS_TOPIC_ARN")), TOPIC, TOPIC_ARN_ATTRS):
-        shown = sls.raw(env["RIDES_SNS_TOPIC_ARN"]) if "RIDES_SNS_TOPIC_ARN" in env else "not set"
-        return failed(f"RIDES_SNS_TOPIC_ARN is {shown}{sls.misplaced(sf, 'RequestRide', 'RIDES_SNS_TOPIC_ARN')}",
+        seen = ("RequestRide has no RIDES_SNS_TOPIC_ARN in its `environment:`" if env.get("RIDES_SNS_TOPIC_ARN") is None
+                else f"RIDES_SNS_TOPIC_ARN is {sls.raw(env['RIDES_SNS_TOPIC_ARN'])}")
+        return failed(f"{seen}{sls.misplaced(sf, 'RequestRide', 'RIDES_SNS_TOPIC_ARN')}",
                       f"RIDES_SNS_TOPIC_ARN: Ref {TOPIC}",
                       f"In {WR_YML}, set RequestRide's `environment:` `RIDES_SNS_TOPIC_ARN: {{Ref: {TOPIC}}}`.")
     if "RIDE_RECORD_URL" in env:

@@ -44,27 +44,25 @@ def _need_function(ctx, service: str, name: str, fix: str | Callable[[], str]) -
 
 # --- fixes that fit what was observed: "deploy" when the files already declare it, else "declare it (step N)" ---
 
-def files(ctx, service: str) -> dict:
-    """The service's serverless.yml as data; {} when it is missing or broken (the static checks say so)."""
+def files(ctx, service: str):
+    """The service's serverless.yml (a ServiceFile); None when it is missing or broken (the static checks say so)."""
     from workshop.checks import sls
 
     try:
         return sls.config(ctx, service)
     except Problem:
-        return {}
+        return None
 
 
 def declared_function(ctx, service: str, name: str) -> dict | None:
     """The function as the learner's serverless.yml declares it, or None."""
-    from workshop.checks import sls
-
-    return sls.functions(files(ctx, service)).get(name)
+    found = files(ctx, service)
+    return found.function(name) if found is not None else None
 
 
 def declared_resources(ctx, service: str, cfn_type: str) -> dict[str, dict]:
-    from workshop.checks import sls
-
-    return sls.of_type(files(ctx, service), cfn_type)
+    found = files(ctx, service)
+    return found.of_type(cfn_type) if found is not None else {}
 
 
 def deploy_or_declare(ctx, service: str, what: str, *, declared: bool, step_id: str, declare: str) -> str:
@@ -297,9 +295,9 @@ def sns_invoke_permission(ctx) -> Result:
 
 
 def _declares_sns_event(ctx) -> bool:
-    from workshop.checks import sls
+    from workshop.deploy.service_file import ServiceFile
 
-    return bool(sls.events(declared_function(ctx, RR, "PutRideRecordSns") or {}, "sns"))
+    return bool(ServiceFile.events(declared_function(ctx, RR, "PutRideRecordSns") or {}, "sns"))
 
 
 @live
@@ -308,7 +306,9 @@ def request_ride_env(ctx) -> Result:
     fn = _need_function(ctx, WR, "RequestRide", f"Run {deploy_cmd(WR)}.")
     env = (fn.get("Environment") or {}).get("Variables") or {}
     if env.get("RIDES_SNS_TOPIC_ARN") != arn:
-        return failed(f"RIDES_SNS_TOPIC_ARN = {env.get('RIDES_SNS_TOPIC_ARN')}", f"RIDES_SNS_TOPIC_ARN = {arn}",
+        seen = ("the deployed RequestRide has no RIDES_SNS_TOPIC_ARN in its environment" if "RIDES_SNS_TOPIC_ARN" not in env
+                else f"RIDES_SNS_TOPIC_ARN = {env['RIDES_SNS_TOPIC_ARN']}")
+        return failed(seen, f"RIDES_SNS_TOPIC_ARN = {arn}",
                       f"Deploy the change of {ctx.step_ref('publish-to-sns')}: {deploy_cmd(WR)}.")
     if "RIDE_RECORD_URL" in env:
         return failed("RequestRide still has RIDE_RECORD_URL", "no RIDE_RECORD_URL",

@@ -60,6 +60,44 @@ def errored(observed: str, fix: str) -> Result:
     return Result("error", observed, "", fix)
 
 
+@dataclass
+class Running:
+    """A check running now (for a progress line): its id, when it started, and what it waits for until when."""
+
+    check: str
+    started: float
+    until: float | None = None
+    what: str = ""
+
+
+_running: dict[int, Running] = {}
+_running_lock = threading.Lock()
+
+
+def start_running(check_id: str, started: float) -> None:
+    with _running_lock:
+        _running[threading.get_ident()] = Running(check_id, started)
+
+
+def stop_running() -> None:
+    with _running_lock:
+        _running.pop(threading.get_ident(), None)
+
+
+def running() -> list[Running]:
+    """The checks running now on any thread, oldest first (a spinner reads this; checks never print)."""
+    with _running_lock:
+        return sorted((Running(r.check, r.started, r.until, r.what) for r in _running.values()), key=lambda r: r.started)
+
+
+def waiting(until: float, what: str) -> None:
+    """Say that the check on this thread now waits for `what` until `until` (time.monotonic), for a countdown."""
+    with _running_lock:
+        entry = _running.get(threading.get_ident())
+        if entry is not None:
+            entry.until, entry.what = until, what
+
+
 class Problem(Exception):
     """Raised inside a check to end it with `result` (lets helpers stop a check from deep down)."""
 

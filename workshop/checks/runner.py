@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workshop.checks import registry
-from workshop.checks.model import Check, Context, Problem, Result, errored
+from workshop.checks.model import Check, Context, Problem, Result, errored, running, start_running, stop_running
 
 MAX_WORKERS = 8
 _local = threading.local()
@@ -20,6 +20,9 @@ UNEXPECTED_FIX = "Run `workshop verify` again; if it keeps happening, run `works
 def current_check() -> str | None:
     """The id of the check running on this thread (tests use it to hold each check to its declared AWS calls)."""
     return getattr(_local, "check", None)
+
+
+__all__ = ["running"]  # re-exported: what runs now, for the CLI's spinner
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Report:
 def _run_one(check: Check, ctx: Context) -> CheckRun:
     _local.check = check.id
     started = time.monotonic()
+    start_running(check.id, started)
     try:
         result = registry.function_of(check)(ctx)
     except Problem as problem:
@@ -60,6 +64,7 @@ def _run_one(check: Check, ctx: Context) -> CheckRun:
         result = errored(f"the check stopped: {type(exc).__name__}: {exc}"[:300], UNEXPECTED_FIX)
     finally:
         _local.check = None
+        stop_running()
     result.seconds = time.monotonic() - started
     result.reference = result.reference or check.reference
     return CheckRun(check, result)

@@ -8,14 +8,14 @@ unknown command or `from workshop.cli import app` load them all.
 import importlib
 import sys
 
-MODULES = ("nav", "cost", "emulator", "verify", "deploy", "demo", "rides", "gitops", "classroom")
+MODULES = ("nav", "cost", "emulator", "verify", "deploy", "demo", "rides", "gitops", "classroom", "watch")
 # The module that registers each top-level command (a test checks this against what the modules register).
 COMMAND_MODULES = {
     "init": "nav", "status": "nav", "show": "nav", "hint": "nav", "next": "nav", "back": "nav", "goto": "nav",
     "questions": "nav", "cost": "cost", "emulator": "emulator", "verify": "verify", "deploy": "deploy",
     "teardown": "deploy", "doctor": "deploy", "test": "deploy", "demo": "demo", "ride": "rides", "logs": "rides",
     "reset": "gitops", "solve": "gitops", "diff": "gitops", "backups": "gitops", "restore": "gitops", "dev": "gitops",
-    "class": "classroom",
+    "class": "classroom", "watch": "watch",
 }
 ROOT_OPTIONS_WITH_VALUE = ("--workspace", "-w")
 

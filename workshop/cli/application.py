@@ -61,6 +61,8 @@ class WorkshopGroup(TyperGroup):
             raise typer.Exit(errors.EXIT_USAGE) from None
         except _CLICK_FLOW:
             raise
+        except BrokenPipeError:
+            raise  # the reader went away (`workshop watch --help | head`): Click stops quietly (exit 1), no crash log
         except Exception as exc:  # noqa: BLE001 - the one place that catches everything
             from workshop.cli.render import error_line
 

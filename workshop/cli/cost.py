@@ -54,45 +54,6 @@ def cost_command(
 
 
 def _show(estimate, console) -> None:  # noqa: ANN001 - types live in modules imported lazily
-    from rich.table import Table
+    from workshop.cli import tables
 
-    from workshop.instructor.cost import (
-        _num,  # one number format for the table and the worked answer
-    )
-
-    i, prices = estimate.inputs, estimate.prices
-    billed = "" if estimate.billed_ms == i.duration_ms else f" (billed {estimate.billed_ms:,} ms)"
-    table = Table(
-        title=f"PutRideRecord a month: {i.requests:,} requests, {_num(i.duration_ms)} ms{billed}, "
-        f"{i.memory_mb:,} MB, {i.arch}",
-        title_justify="left",
-    )
-    door = "API Gateway HTTP API" if i.http_api else "API Gateway REST API"
-    table.add_column("Component")
-    table.add_column("Arithmetic", style="dim")
-    table.add_column(f"HTTP path\n{door} + Lambda", justify="right")
-    table.add_column("SNS path\nSNS + Lambda", justify="right")
-    for label, http_line, sns_line in estimate.rows():
-        working = (http_line or sns_line).working
-        table.add_row(label, working, _cell(http_line), _cell(sns_line))
-    table.add_section()
-    table.add_row("[bold]Total[/]", "", f"[bold]${estimate.http.total:,}[/]", f"[bold]${estimate.sns.total:,}[/]")
-    console.print(table)
-    console.print(
-        f"The SNS path saves [bold green]${estimate.saving:,}[/] a month "
-        f"({estimate.saving_percent}% of the HTTP path): Lambda costs the same, only the front door changes.",
-        highlight=False,
-    )
-    notes = [
-        f"Prices: {prices.region}, taken {prices.taken.isoformat()}, amounts rounded to the cent.",
-        "Free tier applied." if i.free_tier else "No free tier (add --free-tier).",
-    ]
-    if not i.with_table:
-        notes.append("DynamoDB writes left out, the same on both paths (add --with-table).")
-    if not i.http_api:
-        notes.append("Try --http-api for the cheaper API Gateway.")
-    console.print(f"[dim]{' '.join(notes)}[/]", highlight=False)
-
-
-def _cell(line) -> str:  # noqa: ANN001
-    return "[dim]-[/]" if line is None else f"${line.billed:,}"
+    tables.cost(estimate)

@@ -17,21 +17,30 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile f
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deploying to a real account.")]
 
 
+def _service(given: str | None, command: str, allow_all: bool) -> str:
+    """The service folder named on the command line (short names too); none named: the choices, in one line."""
+    from workshop.deploy import rollout, summary
+    from workshop.errors import BadInput
+
+    if given is None:
+        raise BadInput(f"Name a service: {summary.choices('all' if allow_all else '')}, e.g. `workshop {command} ride-record`.")
+    return given if allow_all and given == "all" else rollout.check_service(given)
+
+
 @app.command("deploy")
 def deploy_command(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="A service folder of your workspace (as `workshop status` lists them), or `all`.", show_default=False)],
+    service: Annotated[str | None, typer.Argument(help="`wild-rydes`, `ride-record` (wild-rydes-ride-record) or `all`.", show_default=False)] = None,
     recreate: Annotated[bool, typer.Option("--recreate", help="Remove the service's stack first, then deploy (repairs drift).")] = False,
     target: TargetOpt = None, stage: StageOpt = None, region: RegionOpt = None, profile: ProfileOpt = None, yes: YesOpt = False,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Deploy a service (or `all`, in the order they need) with the Serverless Framework."""
-    from workshop.cli import render
-    from workshop.deploy import osls, rollout
+    from workshop.cli import render, tables
+    from workshop.deploy import osls, rollout, summary
 
+    service = _service(service, "deploy", allow_all=True)
     session = open_session(ctx, workspace_dir)
-    if service != "all":
-        rollout.check_service(service)
     chosen = target_for(session, target, stage, region, profile)
     with osls.deploy_lock(session.root):  # one deploy per workspace: a second one says who runs and exits 1
         rctx = rollout.Context.open(session.root, chosen)
@@ -50,8 +59,9 @@ def deploy_command(
         render.note(f"{replayed} earlier deploys were replayed from the checkpoints so the target had what your files need.")
     render.success(f"Deployed {service} to {chosen.name} (stage {chosen.stage}, {chosen.region}).")
     missing = rollout.record_learner_deploy(session, service, chosen)
-    then = f"`workshop deploy {missing[0]}`, then `workshop verify`" if missing else "`workshop verify`"
-    render.out_console().print(f"Next: {then}.", highlight=False)
+    last = {run.service: run for run in rctx.runs if run.action == "deploy"}  # a replayed deploy comes before the learner's
+    tables.deploy_summary({name: summary.osls_summary(run.log) for name, run in last.items()},
+                          f"workshop deploy {missing[0]}" if missing else "workshop verify")
 
 
 def deploy_to_step(session, step) -> None:
@@ -91,14 +101,9 @@ def teardown(
     for service in removed:
         render.note(f"removed {service}")
     if left:
-        from rich.table import Table
+        from workshop.cli import tables
 
-        table = Table(title=f"Still on {chosen.name} (stage {chosen.stage})", title_justify="left")
-        table.add_column("Kind")
-        table.add_column("Name")
-        for kind, name in left:
-            table.add_row(render.esc(kind), render.esc(name))
-        render.out_console().print(table)
+        tables.leftovers(f"Still on {chosen.name} (stage {chosen.stage})", left)
         if check:
             render.out_console().print("Run `workshop teardown` to remove the two stacks.", highlight=False)
             return
@@ -124,14 +129,9 @@ def doctor(
     if as_json:
         render.print_json({"ok": ok, "checks": [f.to_json() for f in findings]})
     else:
-        from rich.table import Table
+        from workshop.cli import tables
 
-        table = Table(title="workshop doctor", title_justify="left")
-        for column in ("", "Check", "Found", "Fix"):
-            table.add_column(column)
-        for f in findings:
-            table.add_row("[green]ok[/]" if f.ok else "[red]fail[/]", render.esc(f.name), render.esc(f.detail), "" if f.ok else render.esc(f.fix))
-        render.out_console().print(table)
+        tables.doctor(findings)
     if not ok:
         raise typer.Exit(1)
 
@@ -139,14 +139,14 @@ def doctor(
 @app.command("test")
 def test_command(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="A service folder of your workspace (as `workshop status` lists them).", show_default=False)],
+    service: Annotated[str | None, typer.Argument(help="`wild-rydes` or `ride-record` (wild-rydes-ride-record).", show_default=False)] = None,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
     """Run a service's own unit tests (offline: in-process moto, no account)."""
-    from workshop.deploy import rollout, unit_tests
+    from workshop.deploy import unit_tests
 
+    service = _service(service, "test", allow_all=False)
     session = open_session(ctx, workspace_dir)
-    rollout.check_service(service)
     code = unit_tests.run(session.root / service, stream=sys.stdout)
     if code != 0:
         from workshop.cli import render

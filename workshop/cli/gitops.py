@@ -29,10 +29,15 @@ def _open(ctx: typer.Context, workspace_dir: Path | None):
     return open_session(ctx, workspace_dir)
 
 
-def _backup_lines(outcome) -> None:
+def _backup_lines(outcome, root: Path | None = None) -> None:
     from workshop.checkpoints.backups import restore_command
     from workshop.cli import render
 
+    if outcome.backup is not None and root is not None:
+        from workshop.checkpoints import pruning
+        from workshop.checkpoints.repo import open_repo
+
+        pruning.prune(open_repo(root))  # a new backup was made: drop the old ones beyond what is kept
     if outcome.backup is not None:
         name = outcome.backup.name
         render.out_console().print(
@@ -92,7 +97,7 @@ def reset(
         _changed_files(outcome)
     else:
         render.success(f"Your files were already at the start of step {chosen.number}; nothing was changed.")
-    _backup_lines(outcome)
+    _backup_lines(outcome, session.root)
     render.out_console().print(f"Current step: {chosen.number}. Run `workshop show` to read it.", highlight=False)
 
 
@@ -127,7 +132,7 @@ def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt 
     else:
         render.success(f"Applied the solution of step {chosen.number} ({len(outcome.changed)} files changed).")
         _changed_files(outcome)
-    _backup_lines(outcome)
+    _backup_lines(outcome, session.root)
     console.print("Next: `workshop verify`.", highlight=False)
 
 
@@ -153,17 +158,10 @@ def diff(
     chosen = session.course.step(step) if step is not None else session.current()
     paths = (_relative(session.root, Path(path)),) if path is not None else ()
     result = operations.diff(session.root, session.course, chosen, against=against, stat=stat, paths=paths)
-    console = render.out_console()
     if not result.text.strip():
         render.success(f"No differences between {result.left} and {result.right}.")
         return
-    console.print(f"--- {result.left}\n+++ {result.right}", style="dim", markup=False, highlight=False)
-    if stat:
-        console.print(result.text.rstrip("\n"), highlight=False, markup=False)
-        return
-    from rich.syntax import Syntax
-
-    console.print(Syntax(result.text.rstrip("\n"), "diff", theme="ansi_dark", background_color="default", word_wrap=False))
+    render.diff(result.left, result.right, result.text, stat=stat)
 
 
 def _relative(root: Path, path: Path) -> str:
@@ -180,13 +178,24 @@ def _relative(root: Path, path: Path) -> str:
 
 
 @app.command("backups")
-def backups_(ctx: typer.Context, workspace_dir: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """List the backups of your files, oldest first (`workshop restore NAME` brings one back)."""
-    from workshop.checkpoints import backups
+def backups_(
+    ctx: typer.Context,
+    prune: Annotated[bool, typer.Option("--prune", help="Delete now the backups beyond the newest 50 that are also older than 30 days.")] = False,
+    workspace_dir: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the backups of your files, oldest first (`workshop restore NAME` brings one back).
+
+    The newest 50 and every backup younger than 30 days are kept; older ones are deleted when a new backup is made.
+    """
+    from workshop.checkpoints import backups, pruning
     from workshop.checkpoints.repo import open_repo
     from workshop.cli import render
 
     session = _open(ctx, workspace_dir)
+    if prune:
+        gone = pruning.prune(open_repo(session.root))
+        render.note(f"Deleted {len(gone)} old backups (kept the newest {pruning.KEEP} and those under {pruning.DAYS} days).")
     found = backups.list_all(open_repo(session.root))
     if as_json:
         render.print_json({"backups": [b.to_json() for b in found]})
@@ -194,36 +203,45 @@ def backups_(ctx: typer.Context, workspace_dir: WorkspaceOpt = None, as_json: Js
     if not found:
         render.success("No backups yet: reset, solve and restore make one before they change a file.")
         return
-    from rich.table import Table
+    from workshop.cli import tables
 
-    table = Table(title="Backups (oldest first)", title_justify="left")
-    table.add_column("Name", no_wrap=True, overflow="fold")
-    table.add_column("Created (UTC)", no_wrap=True)
-    table.add_column("Files", justify="right")
-    for backup in found:
-        table.add_row(render.esc(backup.name), render.esc(backup.created), str(backup.files))
-    render.out_console().print(table)
+    tables.backups(found)
     render.plain(f"Restore one with `workshop restore NAME`, e.g. `workshop restore {found[-1].name}`.")
 
 
 @app.command()
 def restore(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The backup's name, as `workshop backups` lists it.", show_default=False)],
+    name: Annotated[str | None, typer.Argument(help="The backup's name (or a unique start of it), as `workshop backups` lists it.", show_default=False)] = None,
+    last: Annotated[bool, typer.Option("--last", help="Restore the newest backup (what the last reset, solve or restore replaced).")] = False,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
-    """Bring back the files of a backup (the files it replaces are backed up first)."""
-    from workshop.checkpoints import operations
+    """Bring back the files of a backup (the files it replaces are backed up first). The current step does not move."""
+    from workshop.checkpoints import backups, operations
+    from workshop.checkpoints.repo import open_repo
     from workshop.cli import render
+    from workshop.errors import BadInput
 
     session = _open(ctx, workspace_dir)
+    if last and name is not None:
+        raise BadInput("Choose one: `workshop restore NAME` or `workshop restore --last`.")
+    if name is None:
+        found = backups.list_all(open_repo(session.root))
+        if not last or not found:
+            newest = ", ".join(b.name for b in found[-3:][::-1]) or "none yet"
+            raise BadInput(f"Name a backup (newest first: {newest}) or use `workshop restore --last`; `workshop backups` lists them all.")
+        name = found[-1].name
+    name = backups.find(open_repo(session.root), name).name  # a unique start of a name is enough
     outcome = operations.restore(session.root, name)
+    current = session.current()
     if not outcome.changed:
         render.success("Your files already equal that backup; nothing was changed.")
         return
     render.success(f"Restored {name} ({len(outcome.changed)} files changed).")
     _changed_files(outcome)
-    _backup_lines(outcome)
+    _backup_lines(outcome, session.root)
+    render.paragraph(f"The current step stayed at step {current.number} ({current.title}): restoring files does not move it. "
+                     "`workshop goto N` moves it; `workshop restore --last` undoes this restore.")
 
 
 @dev_app.command("record", context_settings=STEP_SETTINGS)

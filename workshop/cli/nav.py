@@ -99,7 +99,9 @@ def status(
     if as_json:
         render.print_json({"course_version": loaded.course_version, "current": current.id, "steps": rows})
         return
-    render.status_table(loaded.title, rows)
+    for row, step in zip(rows, loaded.steps, strict=True):
+        row["spent"] = render.duration(progress.time_spent(session, step))
+    render.status_table(loaded.title, rows, complete=progress.module_complete(session))
     render.out_console().print(f"Current step: {current.number} ({current.id}). Run `workshop show` to read it.", highlight=False)
 
 
@@ -107,18 +109,20 @@ def status(
 def show(
     ctx: typer.Context,
     step: Annotated[str | None, typer.Argument(help="A step number or id (default: the current step).", show_default=False)] = None,
+    no_pager: Annotated[bool, typer.Option("--no-pager", help="Print the whole page, even when it is longer than the screen.")] = False,
     workspace_dir: WorkspaceOpt = None,
 ) -> None:
-    """Show a step's instructions."""
+    """Show a step's instructions (a long page goes through a pager in a terminal; never when piped)."""
     from workshop.cli import render
 
     session = open_session(ctx, workspace_dir)
     chosen = session.course.step(step) if step is not None else session.current()
+    welcome = None
     if chosen.number == 0 and session.state.step(chosen.id).state == "not yet" and step is None:
-        render.markdown(session.course.welcome, title=session.course.title)
+        welcome = (session.course.title, session.course.welcome)
     from workshop.checks import pages
 
-    render.markdown(pages.page(chosen), title=f"Step {chosen.number}: {chosen.title}")
+    render.step_page(pages.page(chosen), f"Step {chosen.number}: {chosen.title}", welcome=welcome, pager=not no_pager)
     _pictures(session, chosen)
     _mention_questions(session.course, chosen)
     render.out_console().print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]")
@@ -153,15 +157,19 @@ def next_(
             render.note(WRITES_NOTE.format(what="; ".join(writes)))
 
     session = open_session(ctx, workspace_dir)
-    done = runner.advance(session, force=force, before_checks=before_checks)
+    from workshop.cli import spinner
+
+    with spinner.for_checks():  # only shows while checks run again (changed files, the end of the module)
+        done = runner.advance(session, force=force, before_checks=before_checks)
     step, finished = done.step, done.finished
     if done.reverified is not None:
         render.note(f"Step {done.reverified.step.number}'s checks pass on your files as they are now.")
     if finished:
         render.markdown(session.course.final, title="Module complete")
         return
-    render.success(f"Now at step {step.number}: {step.title}.")
-    render.out_console().print("Run `workshop show` to read it.", highlight=False)
+    from workshop.checks import pages
+
+    render.step_intro(step, pages.page(step))
 
 
 @app.command()

@@ -9,9 +9,6 @@ from typing import Any
 
 from rich.console import Console
 
-STATE_STYLE = {"verified": "green", "skipped": "yellow", "not yet": "dim"}
-RESULT_STYLE = {"pass": "green", "fail": "red", "error": "magenta", "pending": "yellow"}
-
 
 def out_console() -> Console:
     """The console for results (stdout). Made per call, so NO_COLOR, COLUMNS and a swapped stdout are honoured."""
@@ -61,55 +58,50 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def status_table(title: str, rows: Iterable[dict[str, Any]]) -> None:
-    """The progress table: current marker, number, title, services, state.
+def status_table(title: str, rows: Iterable[dict[str, Any]], *, complete: bool = False) -> None:
+    """The progress table: current marker, number, title, services, state (time spent when known); titles wrap, never cut.
 
     Laid out by hand rather than with rich.table: this is `workshop status`, the command people run most, and a Rich
     Table of 14 rows costs ~20 ms to measure and render (bench/bench_startup.py).
     """
-    from rich.markup import escape
+    from workshop.cli import screens
 
-    rows = list(rows)
     console = out_console()
-    # Service folders without the shared prefix: "ride-record", "wild-rydes".
-    services = [", ".join(s.removeprefix("wild-rydes-") for s in r["services"]) for r in rows]
-    width_title = max([len("Step"), *(len(r["title"]) for r in rows)])
-    width_services = max([len("Service"), *(len(s) for s in services)])
-    over = (2 + 3 + 2 + width_title + 2 + width_services + 2 + len("not yet")) - console.width
-    if over > 0:  # a narrow terminal: shorten the services to one name, then the titles, then the services again
-        for column, floor in (("services", len("ride-record")), ("title", 30), ("services", len("Service")), ("title", 12)):
-            if over <= 0:
-                break
-            current = width_services if column == "services" else width_title
-            cut = max(0, min(over, current - floor))
-            over -= cut
-            if column == "services":
-                width_services -= cut
-            else:
-                width_title -= cut
-
-    def fit(text: str, width: int) -> str:
-        return text if len(text) <= width else text[: width - 1] + "…"
-
-    lines = [f"[bold]{escape(title)}[/]", f"[bold]    #  {'Step':<{width_title}}  {'Service':<{width_services}}  State[/]"]
-    for row, service in zip(rows, services, strict=True):
-        style = STATE_STYLE.get(row["state"], "")
-        state = f"[{style}]{row['state']}[/]" if style else row["state"]
-        line = (f"{'>' if row['current'] else ' '} {row['number']:>3}  {escape(fit(row['title'], width_title)):<{width_title}}  "
-                f"{escape(fit(service, width_services)):<{width_services}}  {state}")
-        lines.append(f"[bold]{line}[/]" if row["current"] else line)
-    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+    screens.emit(console, screens.status_lines(title, list(rows), console.width, footer={"complete": complete}))
 
 
 def markdown(text: str, title: str | None = None) -> None:
-    """Render a markdown document (a step, a question)."""
-    from rich.markdown import Markdown
+    """Render a markdown document (a step, a question); URLs are never split across lines."""
     from rich.rule import Rule
 
     console = out_console()
     if title:
-        console.print(Rule(f"[bold]{title}[/]", align="left"))
-    console.print(Markdown(text))
+        console.print(Rule(f"[bold]{escape_markup(title)}[/]", align="left"))
+    sys.stdout.write(rendered_markdown(console, text))
+    sys.stdout.flush()
+
+
+def rendered_markdown(console, text: str) -> str:
+    """Markdown rendered for `console`, with every bare URL whole on its line (a URL wider than the room runs past the
+    edge instead of being folded: it stays one word to copy or click). Trailing padding is dropped."""
+    import re
+
+    from rich.markdown import Markdown
+
+    urls: dict[str, str] = {}
+
+    def hold(match: re.Match) -> str:
+        token = f"WSURL{len(urls):04d}Z"
+        urls[token] = match.group(0)
+        return token
+
+    held = re.sub(r"(?<!\]\()https?://[^\s)>\]`*]+[^\s)>\]`*.,;:]", hold, text)
+    with console.capture() as captured:
+        console.print(Markdown(held))
+    out = captured.get()
+    for token, url in urls.items():
+        out = out.replace(token, url)
+    return "\n".join(re.sub(r" +((?:\x1b\[[0-9;]*m)*)$", r"\1", line) for line in out.split("\n"))
 
 
 def hints(step_title: str, revealed: list[str], total: int) -> None:
@@ -136,37 +128,110 @@ def questions_table(rows: Iterable[tuple[str, str]]) -> None:
     out_console().print("[dim]Run `workshop questions --answer ID` to see a worked answer.[/]")
 
 
-def verify_table(report) -> None:
-    """A verify report: check, result, observed vs expected, fix; then every distinct fix in full width."""
-    from rich.markup import escape
-    from rich.table import Table
+def verify_table(report, *, only_failed: bool = False) -> None:
+    """A verify report laid out for 80 columns: one line per passing check, the observed/expected/fix block under a failing one."""
+    from workshop.cli import screens
 
-    title = "End of module: checks that must still hold" if report.step is None else f"Step {report.step.number}: {report.step.title}"
-    table = Table(title=title, title_justify="left", show_lines=True, expand=True)
-    # fold, not ellipsis: a command or a resource name cut short is useless to the learner
-    table.add_column("Check", ratio=2, overflow="fold")
-    table.add_column("Result", no_wrap=True)
-    table.add_column("Observed / expected", ratio=4, overflow="fold")
-    table.add_column("Fix", ratio=3, overflow="fold")
-    for run in report.runs:
-        r = run.result  # observed/expected/fix quote files and AWS answers: escape them, "[...]" is not markup
-        shown = escape(r.observed) if r.passed or not r.expected else f"{escape(r.observed)}\n[dim]expected:[/] {escape(r.expected)}"
-        table.add_row(f"{escape(run.check.title)}\n[dim]{run.check.id}, {r.seconds:.1f} s[/]",
-                      f"[{RESULT_STYLE.get(r.result, '')}]{r.result}[/]", shown, "" if r.passed else escape(r.fix))
     console = out_console()
-    console.print(table, soft_wrap=False)
-    if report.passed:
-        console.print("[green]All checks pass.[/] " + ("Run `workshop next`." if report.step is not None else ""), highlight=False)
+    screens.emit(console, screens.verify_lines(report, console.width, only_failed=only_failed))
+    screens.emit(console, [screens.verify_summary(report)])
+
+
+def step_page(text: str, title: str, *, welcome: tuple[str, str] | None = None, pager: bool = True) -> None:
+    """A step's page (after the welcome, the first time). In a terminal, a page longer than the screen goes through a pager."""
+    from rich.rule import Rule
+
+    console = out_console()
+    shown = ""
+    for heading, body in ([welcome] if welcome is not None else []) + [(title, text)]:
+        with console.capture() as captured:
+            console.print(Rule(f"[bold]{escape_markup(heading)}[/]", align="left"))
+        shown += captured.get() + rendered_markdown(console, body)
+    if not (pager and console.is_terminal) or shown.count("\n") < console.height - 2 or not _pager(shown):
+        sys.stdout.write(shown)
+        sys.stdout.flush()
+
+
+def _pager(text: str) -> bool:
+    """Show `text` in $PAGER (default `less -R`, colours kept); False when no pager could run (then it is printed)."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    argv = shlex.split(os.environ.get("PAGER") or "less -R")
+    if not argv or shutil.which(argv[0]) is None:
+        return False
+    env = {**os.environ, "LESS": os.environ.get("LESS", "-R")}
+    try:
+        subprocess.run(argv, input=text, text=True, env=env, check=False)
+    except (OSError, KeyboardInterrupt):
+        return True
+    return True
+
+
+def escape_markup(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def step_intro(step, text: str) -> None:
+    """After `next`: the new step's card and the first screen of its page, so moving on is one command."""
+
+    from workshop.cli import screens
+
+    console = out_console()
+    screens.emit(console, screens.step_card(step, console.width, lead="Now at step"))
+    rendered = [line.rstrip() for line in rendered_markdown(console, text).rstrip("\n").splitlines()]
+    height = console.height if console.is_terminal else 30
+    first, left = screens.first_screen(rendered, height)
+    sys.stdout.write("\n".join(first) + "\n")
+    if left:
+        console.print(f"[dim]... {left} more lines: `workshop show` reads the whole step.[/]", highlight=False)
     else:
-        failing = [run for run in report.runs if not run.result.passed]
-        waiting = sum(run.result.result == "pending" for run in failing)
-        if waiting == len(failing):  # pending is not a failure: AWS has not finished yet
-            console.print(f"[yellow]{waiting} of {len(report.runs)} checks are pending.[/] Nothing is wrong yet: "
-                          "follow the hint, then `workshop verify` again.", highlight=False)
-        else:
-            shown = f" ({waiting} more pending)" if waiting else ""
-            console.print(f"[red]{len(failing) - waiting} of {len(report.runs)} checks do not pass{shown}.[/] "
-                          "Apply the fixes, then `workshop verify` again.", highlight=False)
-        fixes = list(dict.fromkeys(run.result.fix for run in failing if run.result.fix))
-        for fix in fixes:  # again in full width, one per line, so a command can be copied whole
-            console.print(f"  - {escape(fix)}", highlight=False, soft_wrap=True)
+        console.print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]", highlight=False)
+
+
+def duration(seconds: float | None) -> str:
+    from workshop.cli import screens
+
+    return screens.duration(seconds)
+
+
+def diff(left: str, right: str, text: str, *, stat: bool = False) -> None:
+    """A diff that never loses a character: as it is when piped (no width limit), wrapped and coloured in a terminal."""
+    from workshop.cli import screens
+
+    console = out_console()
+    terminal = console.is_terminal
+    body = "\n".join(screens.stat_lines(text, console.width if terminal else None)) if stat else text.rstrip("\n")
+    if not terminal:
+        sys.stdout.write(f"--- {left}\n+++ {right}\n{body}\n")
+        sys.stdout.flush()
+        return
+    from rich.text import Text
+
+    console.print(Text(f"--- {left}\n+++ {right}", style="dim"), highlight=False)
+    if stat:
+        screens.emit(console, body.splitlines())
+        return
+    from rich.syntax import Syntax
+
+    console.print(Syntax(body, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
+
+
+def ride_spreads(spreads, recorded: int, total: int) -> None:
+    """After `ride -n N`: min, median and max of each latency."""
+    console = out_console()
+    console.print(f"{recorded} of {total} rides recorded.", highlight=False, markup=False)
+    for s in spreads:
+        console.print(f"  {s.label:<12} min {s.low} ms, median {s.median} ms, max {s.high} ms", highlight=False, markup=False)
+
+
+def paragraph(text: str, style: str = "") -> None:
+    """Plain text (never markup) wrapped at spaces for the terminal's width, never inside a `command`, a path or a URL."""
+    from workshop.cli import screens
+
+    console = out_console()
+    screens.emit(console, screens.hanging("", text, console.width, style=style))

@@ -49,7 +49,7 @@ def summary(result) -> str:
     parts = [f"{len(result.stages)} learner{'s' if len(result.stages) != 1 else ''}"]
     done = sum(1 for s in result.stages if s.next_run is None)
     for step, count in result.per_step().items():
-        parts.append(f"{'before step 0' if step is None else f'step {step}'}: {count}")
+        parts.append(f"{'not started' if step is None else f'step {step}'}: {count}")
     if done:
         parts.append(f"done: {done}")
     idle = result.idle()

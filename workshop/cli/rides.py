@@ -29,6 +29,8 @@ def ride(
         public = [{k: v for k, v in r.items() if k != "fix"} for r in shown]
         render.print_json({"target": targets.resolve(session.state.target).to_json(), "rides": public})
     failures = [r for r in shown if not r["recorded"]]
+    if count > 1 and not as_json:
+        render.ride_spreads(rides.spreads(shown), len(shown) - len(failures), len(shown))
     if failures and not as_json:
         render.error_line(f"{len(failures)} of {len(shown)} rides did not make it into the table: {failures[0]['fix']}")
     raise typer.Exit(1 if failures else 0)
@@ -39,9 +41,11 @@ def _print_ride(j: dict) -> None:
 
     out = render.out_console()
     if j["recorded"]:
+        from workshop.instructor import rides
+
         out.print(f"[green]201[/] ride {render.esc(j['ride_id'])} ({render.esc(j['unicorn'])}): answered in {j['http_ms']} ms, "
                   f"in DynamoDB after {j['record_ms']} ms, recorded via [bold]{render.esc((j['path'] or 'unknown').upper())}[/] "
-                  f"({render.esc(j['evidence'])})", highlight=False)
+                  f"({render.esc(rides.how_known(j['evidence']))})", highlight=False)
     else:
         from rich.markup import escape
 
@@ -76,5 +80,7 @@ def logs(
             shown += 1
     except KeyboardInterrupt:
         return
-    if shown == 0:
+    if shown == 0 and (gone := rides.gone_function(session.root, target, function)):
+        render.note(gone)
+    elif shown == 0:
         render.note(f"No log lines from {name} in the last {since}. Request a ride (`workshop ride`) or widen `--since`.")

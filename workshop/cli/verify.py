@@ -18,12 +18,13 @@ def verify_command(
     stage: Annotated[str | None, typer.Option("--stage", help="Check this stage instead of the workspace's.", show_default=False)] = None,
     region: Annotated[str | None, typer.Option("--region", help="Check this region instead of the workspace's.", show_default=False)] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (aws target).", show_default=False)] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Show only the checks that do not pass.")] = False,
     workspace_dir: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the checks of the current step (or --step N, or --all) and show what to fix. Exit 0 only when all pass."""
     from workshop.checks import runner as verify
-    from workshop.cli import render
+    from workshop.cli import render, spinner
     from workshop.deploy import targets
     from workshop.errors import BadInput
 
@@ -35,12 +36,13 @@ def verify_command(
     writes = verify.writing_checks(session.course, chosen)
     if writes and not as_json:
         render.note(WRITES_NOTE.format(what="; ".join(writes)))
-    if chosen is None:
-        report = verify.verify_all(session, wait=wait, target=target)
-    else:
-        report = verify.run_step(session, chosen, wait=wait, target=target)
+    with spinner.for_checks(as_json):
+        if chosen is None:
+            report = verify.verify_all(session, wait=wait, target=target)
+        else:
+            report = verify.run_step(session, chosen, wait=wait, target=target)
     if as_json:
         render.print_json(report.to_json())
     else:
-        render.verify_table(report)
+        render.verify_table(report, only_failed=failed)
     raise typer.Exit(0 if report.passed else 1)

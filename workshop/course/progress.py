@@ -64,8 +64,37 @@ def step_state(session: Session, step: Step) -> str:
 def move_to(session: Session, step: Step) -> Step:
     """Make `step` the current one (never gated)."""
     session.state.current = step.id
+    progress = session.state.step(step.id)
+    progress.started_at = progress.started_at or workspace.now()
     session.save()
     return step
+
+
+def time_spent(session: Session, step: Step, now: str | None = None) -> float | None:
+    """Seconds from when the step first became current to its verification (or to now, for the current step)."""
+    import datetime as _dt
+
+    progress = session.state.steps.get(step.id)
+    first = session.course.steps[0].id == step.id
+    started = (progress.started_at if progress else None) or (session.state.created if first else None)
+    if started is None:
+        return None
+    if progress is not None and progress.verified_at:
+        end = progress.verified_at
+    elif step.id == session.state.current:
+        end = now or workspace.now()
+    else:
+        return None
+    try:
+        seconds = (_dt.datetime.fromisoformat(end) - _dt.datetime.fromisoformat(started)).total_seconds()
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def module_complete(session: Session) -> bool:
+    """Every step verified."""
+    return all(step_state(session, s) == "verified" for s in session.course.steps)
 
 
 def move_next(session: Session, *, force: bool = False) -> tuple[Step, bool]:

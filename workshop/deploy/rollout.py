@@ -47,11 +47,13 @@ class Context:
 
 
 def check_service(name: str) -> str:
-    known = services()
-    if name not in known:
-        listed = ", ".join(f"`{s}`" for s in known)
-        raise BadInput(f"Unknown service {name!r}: use {listed} or `all`.")
-    return name
+    """The service folder `name` stands for (its folder name or its short name, e.g. `ride-record`)."""
+    from workshop.deploy import summary
+
+    found = summary.resolve(name)
+    if found is None:
+        raise BadInput(f"Unknown service {name!r}: use {summary.choices('all')}.")
+    return found
 
 
 def learner_needs(ctx: Context) -> list[replay.Needs]:

