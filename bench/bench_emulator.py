@@ -4,8 +4,11 @@
    `python -m moto.server -H 127.0.0.1 -p PORT` answering `/moto-api/` (named baseline). Interleaved runs, medians.
    Also reported: ours until moto is loaded ("ready"), and a start that restores the deployed fixture services.
 2. Resident memory of the emulator after both fixture services (tests/emulator/fixtures) are deployed by osls.
-3. One local invocation (boto3 `invoke` of a deployed function, round trip) against running the same handler directly
-   with `python -c` (named baseline).
+3. One local invocation (boto3 `invoke` of a deployed function, round trip, warm environment) against running the
+   same handler directly with `python -c` (named baseline); and a cold start (a new environment after a configuration
+   change) against a warm one.
+4. The cost of authorising one function call (issue 14): request analysis + IAM evaluation of an SNS Publish against
+   an osls-like role, in process, median of 200 calls (target under 5 ms).
 
     .venv/bin/python bench/bench_emulator.py [--reps 5]
 """
@@ -147,8 +150,20 @@ def main() -> None:
                 subprocess.run([sys.executable, "-c", code], cwd=record, env=direct_env, check=True, capture_output=True)
                 direct[label].append(time.perf_counter() - t)
 
+        cold, warm = [], []
+        for i in range(reps):
+            lam.update_function_configuration(FunctionName="fixture-record-test-Noop",
+                                               Environment={"Variables": {"TABLE_NAME": "t", "ROUND": str(i)}})
+            t = time.perf_counter()
+            lam.invoke(FunctionName="fixture-record-test-Noop", Payload=b"{}")
+            cold.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            lam.invoke(FunctionName="fixture-record-test-Noop", Payload=b"{}")
+            warm.append(time.perf_counter() - t)
+
         emulator.stop(state)
         restored = [our_start(state) for _ in range(max(2, reps // 2))]
+        authorise = authorisation_cost(200)
     finally:
         for folder in root.iterdir():
             if (folder / "emulator.json").exists():
@@ -170,6 +185,52 @@ def main() -> None:
         ours_s, base_s = med(invoke[label]), med(direct[label])
         print(f"{'one invocation, ' + label + ' (s) vs python -c':58} {ours_s:9.3f} {base_s:9.3f} {ours_s / base_s:7.2f}")
         print(f"{'  overhead (s)':58} {ours_s - base_s:9.3f}")
+    print(f"{'no-op invocation, cold start vs warm (s)':58} {med(cold):9.3f} {med(warm):9.3f} {med(cold) / med(warm):7.2f}")
+    print(f"{'authorising one function call (ms, median of 200; target 5)':58} {authorise * 1000:9.3f} {5.0:9.3f} "
+          f"{authorise * 1000 / 5.0:7.2f}")
+
+
+def authorisation_cost(calls: int) -> float:
+    """Median seconds to analyse and authorise one SNS Publish signed with a function's session (in process)."""
+    import io
+
+    from moto import mock_aws
+
+    from workshop.emulator import iam_enforce
+
+    with mock_aws():
+        import boto3
+
+        iam = boto3.client("iam", region_name="us-east-1")
+        sns = boto3.client("sns", region_name="us-east-1")
+        topic = sns.create_topic(Name="RideCompleted")["TopicArn"]
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                         "Action": "sts:AssumeRole"}]}
+        role = iam.create_role(RoleName="wild-rydes-dev-us-east-1-lambdaRole", AssumeRolePolicyDocument=json.dumps(trust))
+        statements = [
+            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:CreateLogGroup", "logs:TagResource"],
+             "Resource": ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/wild-rydes-dev*:*"]},
+            {"Effect": "Allow", "Action": ["logs:PutLogEvents"],
+             "Resource": ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/wild-rydes-dev*:*:*"]},
+            {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": "arn:aws:ssm:us-east-1:123456789012:parameter/wild-rydes/*"},
+            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic},
+        ]
+        iam.put_role_policy(RoleName=role["Role"]["RoleName"], PolicyName="dev-lambda",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        from workshop.emulator.iam_policy import Principal
+
+        principal = Principal("123456789012", role["Role"]["Arn"], "wild-rydes-dev-RequestRide")
+        body = f"Action=Publish&Version=2010-03-31&TopicArn={topic}&Message=%7B%7D".encode()
+        times = []
+        for _ in range(calls):
+            environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "wsgi.input": io.BytesIO(body),
+                       "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8"}
+            t = time.perf_counter()
+            call = iam_enforce.describe(environ, body, "sns", "us-east-1", "123456789012")
+            denied = iam_enforce.authorize(principal, call) if call else "?"
+            times.append(time.perf_counter() - t)
+            assert denied is None, denied
+        return statistics.median(times)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def test_verify_failing_step_block_under_the_failing_check(learner, width):
     for label in ("observed:", "expected:", "fix:", "see:"):
         assert label in out
     assert "Fix " not in out and "┃" not in out and "│" not in out  # no table, no empty Fix column
-    assert "2 of 2 checks do not pass" in out
+    assert "2 of 3 checks do not pass" in out
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -235,7 +235,7 @@ def test_next_shows_the_new_step_card_and_its_first_screen(learner, width):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "Now at step 1: Split the ride-record handler in two."
-    assert "code · wild-rydes-ride-record" in lines[1]
+    assert "code, config · wild-rydes-ride-record" in lines[1]
     assert "Why" in result.stdout and "more lines: `workshop show` reads the whole step." in result.stdout
     assert len(lines) <= 40
     assert_fits(result.stdout, width)

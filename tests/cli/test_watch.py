@@ -76,7 +76,7 @@ def test_a_save_reruns_the_checks_then_n_moves_on_and_names_the_deploy(learner, 
 def test_a_broken_handler_fails_the_service_tests_and_a_fix_passes_them(learner):
     root = learner(0, current=1)  # step 1 (code): split the handler
     loop, con, events, thread = start(root)
-    at = wait_for(con, "2 of 2 checks fail")
+    at = wait_for(con, "2 of 3 checks fail")
     time.sleep(0.5)
     apply_solution(root, 1)
     at = wait_for(con, "step verified: press n", after=at)

@@ -46,7 +46,7 @@ class Emulator:
                 mp.setenv(key, value)
             self.info = emulator.start(self.state_dir)
 
-    def osls(self, service_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def osls(self, service_dir: Path, *args: str, check: bool = True, stage: str = STAGE) -> subprocess.CompletedProcess[str]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home),
             "AWS_ENDPOINT_URL": self.info.endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -54,7 +54,7 @@ class Emulator:
             "NODE_NO_WARNINGS": "1", "SLS_TELEMETRY_DISABLED": "1",
         }
         done = subprocess.run(
-            [str(OSLS), *args, "--stage", STAGE], cwd=service_dir, env=env, capture_output=True, text=True, timeout=240,
+            [str(OSLS), *args, "--stage", stage], cwd=service_dir, env=env, capture_output=True, text=True, timeout=240,
         )
         if check and done.returncode != 0:
             log = "\n".join(emulator.tail_log(self.state_dir, 40))

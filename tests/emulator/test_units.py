@@ -111,3 +111,69 @@ def test_a_python_started_by_a_function_sees_no_site_packages(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [True, True]
+
+
+# ---- issue 14: properties checked against CloudFormation's schemas; generated names ---------------------------
+
+def _refusal(resource_type: str, props: dict, region: str = "us-east-1") -> str:
+    from workshop.emulator import cfn_errors, cfn_validate
+
+    with pytest.raises(cfn_errors.ResourceFailure) as failed:
+        cfn_validate.validate("Thing", resource_type, props, region)
+    assert failed.value.logical_id == "Thing" and failed.value.resource_type == resource_type
+    return failed.value.reason
+
+
+ROLE = {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}
+
+
+def test_names_aws_rejects_are_refused_with_aws_wording():
+    long_role = "wild-rydes-ride-record-dev-jennifer-martinez-us-east-1-lambdaRole"
+    assert len(long_role) == 65
+    reason = _refusal("AWS::IAM::Role", {**ROLE, "RoleName": long_role})
+    assert reason.startswith('Resource handler returned message: "1 validation error detected: Value '
+                             f"'{long_role}' at 'roleName' failed to satisfy constraint: Member must have length less "
+                             "than or equal to 64 (Service: Iam, Status Code: 400")
+    reason = _refusal("AWS::Lambda::Function", {"Code": {}, "Role": "arn:aws:iam::123456789012:role/r",
+                                                "FunctionName": "f" * 65})
+    assert "at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern" in reason
+    assert "Parameter name: can't be prefixed with" in _refusal(
+        "AWS::SSM::Parameter", {"Name": "/wild-rydes/${stage}/url", "Type": "String", "Value": "x"})
+    assert "Member must satisfy enum value set: [String, StringList]" in _refusal(
+        "AWS::SSM::Parameter", {"Name": "/ok", "Type": "SecureString", "Value": "x"})
+    assert "Invalid parameter: Topic Name" in _refusal("AWS::SNS::Topic", {"TopicName": "rides.dev"})
+    assert "1 to 80 in length" in _refusal("AWS::SQS::Queue", {"QueueName": "q" * 81})
+    assert "Member must have length greater than or equal to 3" in _refusal("AWS::DynamoDB::Table", {
+        "TableName": "ab", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}]})
+    assert _refusal("AWS::Lambda::Function", {"Role": "arn:aws:iam::123456789012:role/r"}) == (
+        "Properties validation failed for resource Thing with message: [#: required key [Code] not found]")
+    role = "arn:aws:iam::123456789012:role/r"
+    assert "at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 5400" in _refusal(
+        "AWS::Lambda::Function", {"Code": {}, "Role": role, "Timeout": "9999"})
+    assert "Member must satisfy regular expression pattern" in _refusal("AWS::Lambda::Function", {"Code": {}, "Role": "r"})
+
+
+def test_valid_properties_pass_in_every_region():
+    from workshop.emulator import cfn_validate
+
+    for region in ("us-east-1", "ap-southeast-2"):
+        cfn_validate.validate("Role", "AWS::IAM::Role", {**ROLE, "RoleName": "wild-rydes-dev-us-east-1-lambdaRole",
+                                                         "Policies": [{"PolicyName": "p", "PolicyDocument": {}}]}, region)
+        cfn_validate.validate("P", "AWS::SSM::Parameter", {"Name": "/wild-rydes/dev/url", "Type": "String",
+                                                           "Value": "https://x"}, region)
+        cfn_validate.validate("T", "AWS::SNS::Topic", {"TopicName": "RideCompleted-dev"}, region)
+        cfn_validate.validate("X", "AWS::Unknown::Type", {"Anything": 1}, region)
+
+
+def test_generated_names_are_cloudformations():
+    from workshop.emulator import cfn_validate
+
+    stack = "wild-rydes-ride-record-dev-" + "x" * 30
+    bucket = cfn_validate.generated_name("AWS::S3::Bucket", stack, "ServerlessDeploymentBucket")
+    head, logical, suffix = bucket.rsplit("-", 2)
+    assert len(bucket) == 63 and bucket == bucket.lower() and stack.startswith(head) and len(head) >= 20
+    assert "serverlessdeploymentbucket".startswith(logical) and logical != "serverlessdeploymentbucket" and len(suffix) == 12
+    short = cfn_validate.generated_name("AWS::S3::Bucket", "wild-rydes-dev", "ServerlessDeploymentBucket")
+    assert short.startswith("wild-rydes-dev-serverlessdeploymentbucket-") and len(short.rsplit("-", 1)[1]) == 12
+    role = cfn_validate.generated_name("AWS::IAM::Role", stack, "IamRoleLambdaExecution")
+    assert len(role) <= 64 and role.rsplit("-", 1)[1].isupper()

@@ -79,6 +79,8 @@ def status_command(
             f"Emulator running: pid {info.pid}, endpoint {info.endpoint}, execute-api TLS port {info.https_port}, "
             f"state {info.state_file}"
         )
+        for line in emulator.runtime_notes(state_dir(ctx)):
+            render.note(line)
 
 
 @emulator_app.command("logs")

@@ -9,7 +9,6 @@ from workshop.deploy import targets
 from workshop.deploy.targets import Target, services
 
 # `-serverlessdeploymentbuck-` on AWS (the logical id cut), `-serverlessdeploymentbucket-` in moto: accept any cut.
-BUCKET_RE = re.compile(r"^(?P<head>[a-z0-9.-]+?)-serverlessdeploy[a-z]*-[a-z0-9]+$")
 
 
 def _prefixes(target: Target) -> tuple[str, ...]:
@@ -86,10 +85,11 @@ def _buckets(session, target: Target) -> Iterator[str]:
     s3 = targets.client(session, "s3")
     for bucket in s3.list_buckets().get("Buckets", []):
         name = bucket["Name"]
-        match = BUCKET_RE.match(name)
-        head = match.group("head").rstrip("-") if match else ""
+        # <stack>-<logical id>-<suffix>, both shortened by CloudFormation to fit 63 ("...-serverlessdeploymentbuck-...")
+        parts = name.rsplit("-", 2)
+        head = parts[0] if len(parts) == 3 and len(parts[1]) >= 8 and "serverlessdeploymentbucket".startswith(parts[1]) else ""
         for service in services():
-            if head and target.stack(service).lower().startswith(head):
+            if head and target.stack(service).lower().startswith(head.lower()):
                 listed = s3.list_objects_v2(Bucket=name, Prefix=f"serverless/{service}/{target.stage}/", MaxKeys=1)
                 if listed.get("KeyCount", 0):
                     yield name

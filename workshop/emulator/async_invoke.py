@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from workshop.emulator import lambda_run, settings
+from workshop.emulator import iam_enforce, lambda_run, settings
 from workshop.emulator.activity import activity
 
 log = logging.getLogger("workshop.emulator.async")
@@ -68,7 +68,7 @@ def _give_up(fn: Any, event: Any, result: lambda_run.Invocation, attempts: int) 
             "ErrorCode": {"DataType": "Number", "StringValue": "200"},
             "ErrorMessage": {"DataType": "String", "StringValue": (result.error_message or "")[:256]},
         }
-        _send(fn.account_id, dead_letter, json.dumps(event), attributes)
+        _send(fn, dead_letter, json.dumps(event), attributes, "the dead letter queue")
     for config in getattr(fn, "event_invoke_config", None) or []:
         target = ((config.config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         if target:
@@ -81,13 +81,25 @@ def _give_up(fn: Any, event: Any, result: lambda_run.Invocation, attempts: int) 
                 "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                 "responsePayload": json.loads(result.payload),
             }
-            _send(fn.account_id, target, json.dumps(record), None)
+            _send(fn, target, json.dumps(record), None, "the OnFailure destination")
 
 
-def _send(account_id: str, arn: str, body: str, sqs_attributes: dict[str, Any] | None) -> None:
-    """Deliver a failed event to an SQS queue, SNS topic or Lambda function ARN."""
+_SEND_ACTION = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "lambda": "lambda:InvokeFunction"}
+
+
+def _send(fn: Any, arn: str, body: str, sqs_attributes: dict[str, Any] | None, what: str) -> None:
+    """Deliver a failed event to an SQS queue, SNS topic or Lambda function ARN, with the function's execution role
+    (as Lambda does): without the permission the event is dropped (AWS counts it in the DeadLetterErrors or
+    DestinationDeliveryFailures metric; nothing reaches the target)."""
+    account_id = fn.account_id
     parts = arn.split(":")
     service, region = parts[2], parts[3]
+    action = _SEND_ACTION.get(service)
+    if action and not iam_enforce.allowed(account_id, fn.region, fn.role, action, arn):
+        log.warning("%s of %s: the execution role %s may not %s on %s; the event is dropped (AWS: %s metric)",
+                    what, fn.function_name, fn.role, action, arn,
+                    "DeadLetterErrors" if "dead letter" in what else "DestinationDeliveryFailures")
+        return
     if service == "sqs":
         from moto.sqs.models import sqs_backends
 

@@ -51,16 +51,17 @@ def patch_stacks(models: ModuleType) -> None:
 
     @functools.wraps(original_execute)
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        from workshop.emulator.cfn_failures import find_change_set
+
+        change_set = find_change_set(self, change_set_name, stack_name)
+        stack = self.stacks.get(change_set.stack_id) if change_set is not None else None
+        try:  # read before the update: the old outputs may name resources the update removes
+            old_exports = {export.name for export in stack.exports} if stack is not None else set()
+        except Exception:  # noqa: BLE001 - outputs that cannot be resolved export nothing
+            old_exports = set()
         original_execute(self, change_set_name, stack_name)
-        change_set = self.change_sets.get(change_set_name) or next(
-            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
-        )
-        if change_set is None:
+        if stack is None or not isinstance(stack.template, str):  # a stack made by an interleaved deploy: nothing to parse
             return
-        stack = self.stacks.get(change_set.stack_id)
-        if stack is None:
-            return
-        old_exports = {export.name for export in stack.exports}
         stack._parse_template()
         stack.output_map = stack._create_output_map()
         for name in old_exports:
@@ -74,6 +75,8 @@ def patch_stacks(models: ModuleType) -> None:
             if name_or_stack_id in (stack.stack_id, stack.name):
                 for export in stack.exports:  # make sure each one is there for moto to pop
                     self.exports.setdefault(export.name, export)
+                for arn in [arn for arn, cs in self.change_sets.items() if cs.stack_id == stack.stack_id]:
+                    del self.change_sets[arn]  # a deleted stack's change sets go with it, as on AWS
         original_delete_stack(self, name_or_stack_id)
 
     backend_cls.delete_change_set = delete_change_set

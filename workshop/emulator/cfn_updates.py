@@ -92,6 +92,30 @@ def _dependency_order(names: list[str], resources: dict[str, Any]) -> list[str]:
     return ordered
 
 
+def _clean_up(resource_map: Any, removed: list[tuple[str, dict[str, Any]]]) -> None:
+    """Delete the resources an update removed (those that reference others first), and forget them."""
+    pending = [(name, json_) for name, json_ in removed if name not in resource_map._resource_json_map]
+    for _attempt in range(3):  # a resource others still use is deleted on a later pass
+        left = []
+        for name, resource_json in reversed(pending):
+            resource = resource_map._parsed_resources.get(name)
+            if resource is None or resource_json.get("DeletionPolicy") == "Retain":
+                resource_map._parsed_resources.pop(name, None)
+                continue
+            try:
+                resource_map._delete_resource(resource, resource_json)
+            except Exception:  # noqa: BLE001 - retried; CloudFormation reports DELETE_FAILED and completes the update
+                left.append((name, resource_json))
+                continue
+            resource_map._parsed_resources.pop(name, None)
+        pending = list(reversed(left))
+        if not pending:
+            return
+    for name, _json in pending:
+        log.warning("update cleanup could not delete %s; it is no longer part of the stack", name)
+        resource_map._parsed_resources.pop(name, None)
+
+
 def patch_parsing(parsing: ModuleType) -> None:
     """Every modified resource ends up updated or replaced; none is left as None in the stack's resources."""
     original_update = parsing.ResourceMap.update
@@ -139,16 +163,21 @@ def patch_parsing(parsing: ModuleType) -> None:
             self._workshop_deferred = [name for name in diff["Add"]
                                        if _references(resources[name]) & modified and name not in needed]
             diff["Add"] = [name for name in diff["Add"] if name not in self._workshop_deferred]
+            # CloudFormation deletes removed resources last (cleanup), after every addition and change succeeded;
+            # moto deleted them first and kept them listed, so a re-added one was "found" with no queue behind it
+            self._workshop_removed = [(name, self._resource_json_map[name]) for name in diff["Remove"]]
+            diff["Remove"] = []
         return diff
 
     def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
-        self._workshop_updating, self._workshop_deferred = True, []
+        self._workshop_updating, self._workshop_deferred, self._workshop_removed = True, [], []
         try:
             original_update(self, template, parameters)
         finally:
             self._workshop_updating = False
         for logical_id in _dependency_order(self._workshop_deferred, self._resource_json_map):
             _ = self[logical_id]  # moto's lazy map creates a resource on first access
+        _clean_up(self, self._workshop_removed)
         # an unsupported type's update returns None, which moto stores; a missing entry is what a create leaves
         for logical_id in list(self._resource_json_map):
             if logical_id in self._parsed_resources and self._parsed_resources[logical_id] is None:

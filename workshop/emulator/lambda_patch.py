@@ -11,7 +11,7 @@ import json
 from types import ModuleType
 from typing import Any
 
-from workshop.emulator import async_invoke, lambda_run
+from workshop.emulator import async_invoke, iam_enforce, lambda_run
 
 
 def _dead_letter(value: Any) -> dict[str, str] | None:
@@ -19,6 +19,42 @@ def _dead_letter(value: Any) -> dict[str, str] | None:
     if isinstance(value, dict) and value.get("TargetArn"):
         return {"TargetArn": str(value["TargetArn"])}
     return None
+
+
+DLQ_SERVICES = {"sqs": ("sqs:SendMessage", "SendMessage on SQS"), "sns": ("sns:Publish", "Publish on SNS")}
+
+
+def dead_letter_refusal(account_id: str, region: str, role_arn: str, config: Any) -> str | None:
+    """AWS's message when the execution role cannot send to the dead letter target, else None."""
+    target = (_dead_letter(config) or {}).get("TargetArn")
+    if not target:
+        return None
+    service = target.split(":")[2] if target.count(":") >= 5 else ""
+    action, words = DLQ_SERVICES.get(service, (None, None))
+    if action is None or iam_enforce.allowed(account_id, region, role_arn, action, target):
+        return None
+    return f"The provided execution role does not have permissions to call {words}"
+
+
+# Runtimes AWS no longer accepts for new functions or updates (Lambda's deprecation schedule, creation blocked).
+BLOCKED_RUNTIMES = frozenset({"python2.7", "python3.6", "python3.7", "python3.8"})
+
+
+def _check_runtime(runtime: Any) -> None:
+    if str(runtime) in BLOCKED_RUNTIMES:
+        from moto.awslambda.exceptions import InvalidParameterValueException
+
+        raise InvalidParameterValueException(
+            f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda functions. "
+            "We recommend you use a supported runtime while creating or updating functions.")
+
+
+def _check_dead_letter(account_id: str, region: str, role_arn: str, config: Any) -> None:
+    refusal = dead_letter_refusal(account_id, region, role_arn, config)
+    if refusal:
+        from moto.awslambda.exceptions import InvalidParameterValueException
+
+        raise InvalidParameterValueException(refusal)
 
 
 def patch(models: ModuleType) -> None:
@@ -31,6 +67,8 @@ def patch(models: ModuleType) -> None:
 
     @functools.wraps(original_init)
     def __init__(self: Any, account_id: str, spec: dict[str, Any], region: str, version: Any = 1) -> None:
+        _check_runtime(spec.get("Runtime"))
+        _check_dead_letter(account_id, region, str(spec.get("Role", "")), spec.get("DeadLetterConfig"))
         original_init(self, account_id, spec, region, version)
         self.dead_letter_config = _dead_letter(spec.get("DeadLetterConfig"))
 
@@ -43,18 +81,27 @@ def patch(models: ModuleType) -> None:
 
     @functools.wraps(original_update)
     def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+        if "Runtime" in updates:
+            _check_runtime(updates["Runtime"])
+        if "DeadLetterConfig" in updates or "Role" in updates:
+            config = updates.get("DeadLetterConfig", self.dead_letter_config)
+            _check_dead_letter(self.account_id, self.region, str(updates.get("Role") or self.role), config)
         if "DeadLetterConfig" in updates:
             self.dead_letter_config = _dead_letter(updates["DeadLetterConfig"])
         return original_update(self, updates)
 
     def create_from_cloudformation_json(cls_: Any, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> Any:
+        props = cloudformation_json.get("Properties", {})
+        _check_dead_letter(account_id, region_name, str(props.get("Role", "")), props.get("DeadLetterConfig"))
         fn = original_create_cfn(cls_, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         fn.dead_letter_config = _dead_letter(cloudformation_json.get("Properties", {}).get("DeadLetterConfig"))
         return fn
 
     def update_from_cloudformation_json(cls_: Any, original: Any, new_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str) -> Any:
+        props = cloudformation_json.get("Properties", {})
+        _check_dead_letter(account_id, region_name, str(props.get("Role", "")), props.get("DeadLetterConfig"))
         fn = original_update_cfn(cls_, original, new_name, cloudformation_json, account_id, region_name)
         fn.dead_letter_config = _dead_letter(cloudformation_json.get("Properties", {}).get("DeadLetterConfig"))
         return fn

@@ -26,9 +26,10 @@ def _cfn_parsing(module: ModuleType) -> None:
 
 
 def _cfn_models(module: ModuleType) -> None:
-    from workshop.emulator import cfn_fixes
+    from workshop.emulator import cfn_failures, cfn_fixes
 
     cfn_fixes.patch_stacks(module)
+    cfn_failures.patch_stacks(module)
 
 
 def _apigateway(module: ModuleType) -> None:
@@ -65,3 +66,17 @@ def install() -> None:
     after_import("moto.s3.models", _s3)
     for name in _UPDATE_PATCHES:  # after the create-time patches above: stack updates call the patched creates
         after_import(name, _cfn_updates)
+    after_import("moto.cloudformation.parsing", _cfn_failures)  # last: wraps the update patch too
+    after_import("moto.logs.models", _logs_limits)
+
+
+def _logs_limits(module: ModuleType) -> None:
+    from workshop.emulator import logs_limits
+
+    logs_limits.patch(module)
+
+
+def _cfn_failures(module: ModuleType) -> None:
+    from workshop.emulator import cfn_failures
+
+    cfn_failures.patch_parsing(module)

@@ -117,9 +117,10 @@ def _load(control: Control, state_file: Path, notes: list[str]) -> None:
         )
 
         from workshop.emulator.gateway import Gateway
+        from workshop.emulator.iam_enforce import Authorizer
 
         _moto_handler.append(MotoRequestHandler)
-        control.app = Gateway(DomainDispatcherApplication(create_backend_app))
+        control.app = Gateway(Authorizer(DomainDispatcherApplication(create_backend_app)))
         from workshop.emulator import persist
 
         note = persist.restore(state_file)

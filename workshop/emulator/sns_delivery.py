@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from types import ModuleType
 from typing import Any
 
-from workshop.emulator import async_invoke
+from workshop.emulator import async_invoke, iam_enforce
+
+log = logging.getLogger("workshop.emulator.sns")
 
 
 def sns_event(subscription: Any, message: str, message_id: str, subject: str | None,
@@ -43,6 +46,23 @@ def sns_event(subscription: Any, message: str, message_id: str, subject: str | N
     }]}
 
 
+def _may_invoke(account_id: str, region: str, name: str, qualifier: str | None, topic_arn: str) -> bool:
+    """SNS invokes a function only when the function's resource policy allows sns.amazonaws.com for this topic
+    (AWS::Lambda::Permission); otherwise the delivery fails (AWS retries it, then drops it or redrives it)."""
+    from moto.awslambda.utils import get_backend
+
+    try:
+        fn = get_backend(account_id, region).get_function(name, qualifier)
+    except Exception:  # noqa: BLE001 - the function is gone: nothing to deliver to
+        log.warning("SNS delivery from %s: function %s not found", topic_arn, name)
+        return False
+    if iam_enforce.service_may_invoke(fn, "sns.amazonaws.com", topic_arn):
+        return True
+    log.warning("SNS delivery from %s to %s failed: its resource policy does not allow sns.amazonaws.com to invoke it "
+                "(add an AWS::Lambda::Permission); the message is dropped", topic_arn, name)
+    return False
+
+
 def patch(models: ModuleType) -> None:
     cls = models.Subscription
     original = cls.publish
@@ -61,6 +81,8 @@ def patch(models: ModuleType) -> None:
         parts = self.endpoint.split(":")
         region, name = parts[3], parts[6]
         qualifier = parts[7] if len(parts) > 7 else None
+        if not _may_invoke(parts[4], region, name, qualifier, self.topic.arn):
+            return None
         event = sns_event(self, message, message_id, subject, message_attributes)
         async_invoke.submit(parts[4], region, name, event, qualifier)
         return None

@@ -22,6 +22,7 @@ from workshop.checkpoints.build import build, patch_path
 from workshop.checkpoints.repo import Repo
 from workshop.course.model import Course
 from workshop.errors import CourseError
+from workshop.instructor import template_lint
 
 FIRST_TEST = Path("steps") / "tests" / "test_handler_http.py"
 FIRST_TEST_STEP = 1
@@ -87,6 +88,7 @@ def check_course(course: Course, *, run_tests: bool = True, on_phase: Callable[[
             on_phase("running every checkpoint's unit tests")
             items += _unit_tests(repo, states, Path(scratch))
             items += _first_step_test(repo, course, start, commits, Path(scratch))
+            items += [Item(*found) for found in template_lint.check(repo, course, states, Path(scratch))]
             on_phase("running the case corpus (steps/cases)")
             items += _cases(course, repo, start, commits, Path(scratch))
     return items

@@ -157,7 +157,7 @@ def gone_function(root, target: Target, name: str) -> str | None:
     from workshop.checks.model import Context, Problem
 
     try:
-        declared = list(sls.functions(sls.config(Context(root, target), service)))
+        declared = list(sls.config(Context(root, target), service).functions)
     except (Problem, OSError):
         return None
     short = next((s for s in FUNCTIONS if name in (s, target.function(FUNCTIONS[s], s))), name)

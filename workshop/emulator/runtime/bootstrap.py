@@ -1,7 +1,11 @@
-"""Runs one Lambda invocation in a fresh interpreter, as the AWS Python runtime would (standard library only).
+"""A Lambda execution environment, as the AWS Python runtime runs one (standard library only).
 
-argv: EVENT_FILE RESULT_FILE. The handler is $_HANDLER ("path/module.function"). Writes {"ok", "payload",
-"init_ms", "max_rss_kb"} to RESULT_FILE; whatever the function prints is the invocation's log.
+Started once per environment; it imports the handler ($_HANDLER, "path/module.function") on its first invocation
+(the init phase) and keeps it for the next ones (a warm start). Each invocation is one JSON line on stdin:
+{"event_file", "result_file", "request_id", "timeout", "marker"}. It writes {"ok", "payload", "init_ms",
+"max_rss_kb"} to result_file, then the marker line on stdout: whatever the function printed before it is the
+invocation's log. A timeout or an init error ends the environment (the next invocation is a cold start); stdin
+closed (the emulator gone) ends it too.
 """
 
 import importlib
@@ -53,10 +57,12 @@ def _setup_logging(request_id):
     handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
                                            "%Y-%m-%dT%H:%M:%S"))
     handler.formatter.converter = time.gmtime
-    handler.addFilter(_RequestIdFilter(request_id))
+    request_filter = _RequestIdFilter(request_id)
+    handler.addFilter(request_filter)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    return request_filter
 
 
 def _error(error_type, message, request_id, trace=None):
@@ -84,17 +90,7 @@ def _load_handler(request_id):
     return handler, None
 
 
-def main():
-    event_file, result_file = sys.argv[1], sys.argv[2]
-    request_id = os.environ["_WORKSHOP_REQUEST_ID"]
-    timeout = float(os.environ["_WORKSHOP_TIMEOUT"])
-    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-        del sys.path[0]  # the runtime folder is on PYTHONPATH already, after the function's code as on AWS
-    _setup_logging(request_id)
-    with open(event_file, encoding="utf-8") as handle:
-        event = json.load(handle)
-    handler, error = _load_handler(request_id)
-    init_ms = (time.monotonic() - _STARTED) * 1000
+def _invoke(handler, error, event, request_id, timeout, result_file, init_ms):
     deadline = time.time() + timeout  # as on AWS, the timeout counts from the end of the init phase
     _arm_timeout(timeout, result_file, init_ms)
     ok, payload = False, error
@@ -113,6 +109,31 @@ def main():
     sys.stderr.flush()
     signal.setitimer(signal.ITIMER_REAL, 0)
     _write_result(result_file, {"ok": ok, "payload": payload, "init_ms": init_ms})
+
+
+def main():
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]  # the runtime folder is on PYTHONPATH already, after the function's code as on AWS
+    request_filter = _setup_logging("")
+    handler, error, initialized = None, None, False
+    for line in sys.stdin.buffer:
+        if not line.strip():
+            continue
+        message = json.loads(line)
+        request_id = message["request_id"]
+        request_filter.request_id = request_id
+        os.environ["_X_AMZN_REQUEST_ID"] = request_id
+        with open(message["event_file"], encoding="utf-8") as handle:
+            event = json.load(handle)
+        init_ms = 0.0
+        if not initialized:
+            handler, error = _load_handler(request_id)
+            init_ms = (time.monotonic() - _STARTED) * 1000
+            initialized = True
+        _invoke(handler, error, event, request_id, float(message["timeout"]), message["result_file"], init_ms)
+        os.write(1, ("\n" + message["marker"] + "\n").encode())
+        if error is not None:
+            os._exit(0)  # an init error: the next invocation starts a new environment
 
 
 def _peak_memory_kb():
@@ -137,7 +158,7 @@ def _arm_timeout(timeout, result_file, init_ms):
     def expire(signum, frame):
         sys.stdout.flush()
         _write_result(result_file, {"ok": False, "timed_out": True, "payload": None, "init_ms": init_ms})
-        os._exit(124)
+        os._exit(124)  # the environment ends with the invocation
 
     signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, timeout)
