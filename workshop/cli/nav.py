@@ -123,6 +123,8 @@ def show(
     from workshop.checks import pages
 
     render.step_page(pages.page(chosen), f"Step {chosen.number}: {chosen.title}", welcome=welcome, pager=not no_pager)
+    _pictures(session, chosen)
+    _mention_questions(session.course, chosen)
     render.out_console().print("[dim]Stuck? `workshop hint`. Done? `workshop verify`, then `workshop next`.[/]")
 
 
@@ -195,17 +197,54 @@ def goto(ctx: typer.Context, step: StepArg, workspace_dir: WorkspaceOpt = None) 
 
 @app.command()
 def questions(
+    question_id: Annotated[str | None, typer.Argument(help="Show this question, without its answer.", show_default=False)] = None,
     answer: Annotated[str | None, typer.Option("--answer", help="Show the worked answer of one question (cost, order, retries).")] = None,
 ) -> None:
-    """List the module's questions, or show one question's worked answer."""
+    """List the module's questions, show one (think first), or show one question's worked answer."""
     from workshop.cli import render
     from workshop.course import model as course
-
-    loaded = course.load()
-    if answer is None:
-        render.questions_table((q.id, q.title) for q in loaded.questions)
-        return
     from workshop.instructor import cost
 
-    question = loaded.question(answer)
-    render.markdown(cost.question_text(question), title=question.title)
+    loaded = course.load()
+    if answer is None and question_id is None:
+        render.questions_table((q.id, f"{q.title} ({_asked_at(loaded, q)})" if q.step else q.title) for q in loaded.questions)
+        return
+    question = loaded.question(answer if answer is not None else question_id)
+    render.markdown(cost.question_text(question, answer=answer is not None), title=question.title)
+    if answer is None:
+        render.out_console().print(f"Your answer ready? Compare it: `workshop questions --answer {question.id}`.", highlight=False)
+
+
+def _asked_at(loaded, question) -> str:
+    step = loaded.by_id(question.step)
+    return f"{question.when} step {step.number}" if step is not None else ""
+
+
+def _pictures(session, step) -> None:
+    """The architecture at the start of the step and after it (one picture when the files don't change)."""
+    from rich.panel import Panel
+
+    from workshop.cli import render
+    from workshop.instructor import architecture
+
+    drawn = architecture.around(session.root, session.course, step)
+    if drawn is None:
+        return
+    before, after = drawn
+    out = render.out_console()
+    if before == after:
+        what = "what this step's deploy puts in the cloud" if step.deploys else "unchanged by this step"
+        out.print(Panel("\n".join(after), title=f"Architecture ({what})", title_align="left"))
+        return
+    out.print(Panel("\n".join(before), title="Architecture before this step", title_align="left", border_style="dim"))
+    out.print(Panel("\n".join(after), title="Architecture after this step", title_align="left", border_style="green"))
+
+
+def _mention_questions(loaded, step) -> None:
+    """Name the questions asked at this step; their answers stay behind `--answer`."""
+    from workshop.cli import render
+
+    for question in loaded.questions_at(step):
+        moment = "Before you start" if question.when == "before" else "Once this step passes"
+        render.out_console().print(f"{moment}, a question to think about: {question.title} "
+                                   f"`workshop questions {question.id}`", highlight=False)

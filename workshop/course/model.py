@@ -15,6 +15,7 @@ from workshop.errors import BadInput, CourseError
 
 FORMAT_VERSION = 1
 KINDS = ("code", "config", "deploy", "behaviour", "reliability")
+WHEN = ("before", "after")
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -66,12 +67,14 @@ class Step(_Record):
 
 
 class Question(_Record):
-    """One of the module's questions (cost, order, retries)."""
+    """One of the module's questions (cost, order, retries), asked `when` ("before" or "after") the step with id `step`."""
 
-    __slots__ = ("id", "title", "path")
+    __slots__ = ("id", "title", "path", "step", "when")
     id: str
     title: str
     path: Path
+    step: str | None  # the id of the step where the question is asked; None: only in `workshop questions`
+    when: str  # "before" (think about it before the step's work) or "after" (once the step passes)
 
     def text(self) -> str:
         return self.path.read_text(encoding="utf-8")
@@ -104,6 +107,10 @@ class Course(_Record):
 
     def index(self, step: Step) -> int:
         return self.steps.index(step)
+
+    def questions_at(self, step: Step) -> tuple[Question, ...]:
+        """The questions asked at this step, in course order."""
+        return tuple(q for q in self.questions if q.step == step.id)
 
     def question(self, qid: str) -> Question:
         for question in self.questions:
@@ -265,7 +272,13 @@ def _build(root: Path, data: dict, problems: _Problems, known_checks: frozenset[
         qpath = root / "steps" / "questions" / f"{qid}.md"
         if not qpath.is_file():
             problems.add(f"question {qid!r}: {qpath} is missing", "questions", i)
-        questions.append(Question(id=qid, title=str(raw.get("title", qid)), path=qpath))
+        at = raw.get("step")
+        if at is not None and at not in seen_ids:
+            problems.add(f"question {qid!r}: `step` {at!r} is not a step id", "questions", i, "step")
+        when = raw.get("when", "after")
+        if when not in WHEN:
+            problems.add(f"question {qid!r}: `when` must be one of {', '.join(WHEN)}", "questions", i, "when")
+        questions.append(Question(id=qid, title=str(raw.get("title", qid)), path=qpath, step=at, when=when))
     return Course(
         root=root,
         title=str(data.get("title", "")),

@@ -72,3 +72,20 @@ def draw(f: Features) -> list[str]:
         if f.dlq:
             lines.append("  PutRideRecordSns --after 3 failed attempts--> SQS RideRecordDlq")
     return lines
+
+
+def around(root: Path, course, step) -> tuple[list[str], list[str]] | None:
+    """The picture at the start of `step` and after it, drawn from the workspace's checkpoints (not the learner's
+    files, which may be half-edited); None when the workspace has no checkpoints to draw from."""
+    import tempfile
+
+    from workshop.checkpoints import refs
+    from workshop.errors import WorkshopError
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="workshop-picture-") as tmp:
+            start = refs.export_rev(root, refs.start_ref(course, step), Path(tmp) / "before")
+            end = refs.export_checkpoint(root, step, Path(tmp) / "after")
+            return draw(features(start)), draw(features(end))
+    except (WorkshopError, OSError):
+        return None

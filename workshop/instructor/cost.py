@@ -367,6 +367,13 @@ def _usd(d: Decimal) -> str:
     return f"${d.quantize(CENT, rounding=ROUND_HALF_UP):,}"
 
 
+def _percent_less(before: Decimal, after: Decimal) -> Decimal:
+    """How much smaller `after` is than `before`, as a whole percentage (0 when `before` is 0)."""
+    if not before:
+        return Decimal(0)
+    return ((before - after) / before * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+
 def worked_answer(inputs: Inputs | None = None) -> str:
     """The module's cost question answered with the calculator's own figures, arithmetic shown (markdown)."""
     i = inputs or Inputs()
@@ -381,6 +388,7 @@ def worked_answer(inputs: Inputs | None = None) -> str:
     http_door = http_api.http.line("api_gateway_http")
     publish, delivery = e.sns.line("sns_publish"), e.sns.line("sns_lambda_delivery")
     assert rest_door and http_door and publish and delivery
+    door = http_door if i.http_api else rest_door
     free = "with the free tier" if i.free_tier else "without the free tier"
     lines = [
         f"**PutRideRecord at {_num(i.requests)} requests a month, {_num(i.duration_ms)} ms, {i.memory_mb:,} MB "
@@ -405,22 +413,32 @@ def worked_answer(inputs: Inputs | None = None) -> str:
     lines += [
         "",
         f"Totals: {e.http.title} {_usd(e.http.total)}; {e.sns.title} {_usd(e.sns.total)}.",
-        f"Publishing to SNS instead of calling through API Gateway saves {_usd(e.saving)} a month ({e.saving_percent}%): "
-        "the Lambda cost does not change, only the front door does.",
+        f"Publishing to SNS instead of calling through API Gateway saves {_usd(e.saving)} a month, "
+        f"{e.saving_percent}% of the HTTP path's total; the hop in front of the function alone falls "
+        f"{_percent_less(door.billed, publish.billed + delivery.billed)}%. The Lambda cost does not change.",
         "",
         "Change the inputs with `workshop cost --requests N --duration-ms D --memory-mb M --arch arm64`.",
     ]
     return "\n".join(lines)
 
 
-# The questions whose answer the calculator works out (the page's own `## Answer` is replaced by it), by question id.
+# The questions whose answer the calculator works out, by question id. The page's own `## Answer` keeps its commentary;
+# the calculator's figures go where it writes WORKED_ANSWER (or first, if the page has no such marker).
 COMPUTED_ANSWERS = {"cost": worked_answer}
+WORKED_ANSWER = "<!-- worked answer -->"
+ANSWER = "## Answer"
 
 
-def question_text(question) -> str:
-    """A question's page as shown: its answer worked out by the calculator when the calculator answers that question."""
+def question_text(question, *, answer: bool = True) -> str:
+    """A question's page as shown. Without `answer`, only the question (the learner thinks first); with it, the page's
+    answer, with the calculator's worked figures put in when the calculator answers that question."""
     text = question.text()
+    asked, _, answered = text.partition(ANSWER)
+    if not answer:
+        return asked.rstrip() + "\n"
     compute = COMPUTED_ANSWERS.get(question.id)
     if compute is None:
         return text
-    return text.split("## Answer")[0] + "## Answer\n\n" + compute()
+    worked = compute()
+    answered = answered.replace(WORKED_ANSWER, worked, 1) if WORKED_ANSWER in answered else f"\n\n{worked}\n{answered}"
+    return asked + ANSWER + answered
