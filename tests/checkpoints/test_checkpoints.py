@@ -16,16 +16,6 @@ from workshop.course import workspace
 from workshop.errors import BadInput, NotAWorkspace, WorkshopError
 
 
-@pytest.fixture
-def loaded(sample_course):
-    return course.load()
-
-
-@pytest.fixture
-def ws(tmp_path, loaded):
-    return make_workspace(tmp_path / "ws", loaded)
-
-
 def tree_files(root: Path, ref: str) -> set[str]:
     return set(git(root, "ls-tree", "-r", "--name-only", ref).split())
 

@@ -6,23 +6,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from git_helpers import files_of, git, make_workspace
+from git_helpers import files_of, git
 
 from workshop.checkpoints import backups, operations
 from workshop.checkpoints import build as checkpoints
 from workshop.checkpoints.repo import Repo
-from workshop.course import model as course
 from workshop.errors import WorkshopError
-
-
-@pytest.fixture
-def loaded(sample_course):
-    return course.load()
-
-
-@pytest.fixture
-def ws(tmp_path, loaded):
-    return make_workspace(tmp_path / "ws", loaded)
 
 
 def branches(root) -> dict[str, str]:

@@ -6,23 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-from git_helpers import files_of, git, make_workspace
+from git_helpers import files_of, git
 
 from workshop.checkpoints import operations
-from workshop.course import model as course
 
 CRLF = b"def handler(event, context):\r\n    return 1\r\n"
-
-
-@pytest.fixture
-def loaded(sample_course):
-    return course.load()
-
-
-@pytest.fixture
-def ws(tmp_path, loaded):
-    return make_workspace(tmp_path / "ws", loaded)
 
 
 def _round_trip(root: Path, loaded) -> None:

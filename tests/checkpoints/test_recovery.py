@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from git_helpers import files_of, git, make_workspace
+
 from workshop.checkpoints import journal, operations
 from workshop.course import model as course
 from workshop.errors import WorkshopError

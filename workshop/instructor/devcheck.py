@@ -171,12 +171,8 @@ def _stray_in_trees(repo: Repo, course: Course, states: list[tuple[str, str]]) -
 
 
 def _export(repo: Repo, commit: str, folder: Path) -> Path:
-    """Write the files of `commit` into `folder` (a private index; no workspace involved)."""
-    index = folder.with_name(folder.name + ".index")
-    repo.run("read-tree", commit, index=index)
-    repo.run("checkout-index", "-a", "-f", f"--prefix={folder}/", index=index)
-    index.unlink(missing_ok=True)
-    return folder
+    """Write the files of `commit` into `folder`, byte for byte (no workspace involved)."""
+    return repo.export_tree(commit, folder)
 
 
 def _pytest(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:

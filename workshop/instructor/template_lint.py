@@ -10,7 +10,6 @@ runs it.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -28,22 +27,14 @@ def longest_stage(course: Course, region: str) -> str:
 
     return FILLER[:targets.stage_budget(region, targets.course_functions(course.root))]
 REGIONS = ("us-east-1", "ap-southeast-2")
-SSM_REFERENCE = re.compile(r"\$\{ssm:(/[^{}]*(?:\$\{[^{}]*\}[^{}]*)*)\}")
-STAGE_VARIABLES = re.compile(r"\$\{(?:sls:stage|self:provider\.stage|opt:stage(?:,[^}]*)?)\}")
 PACKAGE_TIMEOUT = 180
 
 
-def _export(repo: Repo, commit: str, folder: Path) -> Path:
-    index = folder.with_name(folder.name + ".index")
-    repo.run("read-tree", commit, index=index)
-    repo.run("checkout-index", "-a", "-f", f"--prefix={folder}/", index=index)
-    index.unlink(missing_ok=True)
-    return folder
-
-
 def ssm_names(serverless_yml: str, stage: str) -> list[str]:
-    """The SSM parameter names a serverless.yml reads at package time, for `stage`."""
-    return sorted({STAGE_VARIABLES.sub(stage, m) for m in SSM_REFERENCE.findall(serverless_yml)})
+    """The SSM parameter names a serverless.yml reads at package time, for `stage` (read by the one reader)."""
+    from workshop.deploy.service_file import ServiceFile
+
+    return sorted(ServiceFile.from_text(serverless_yml).ssm_reads(stage))
 
 
 def _placeholder(name: str, region: str, stage: str) -> str:
@@ -94,7 +85,7 @@ def check(repo: Repo, course: Course, states: Iterable[tuple[str, str]], scratch
     info = emulator.start(state_dir)
     items = []
     try:
-        trees = {slug: _export(repo, commit, scratch / f"lint-{slug}") for slug, commit in states}
+        trees = {slug: repo.export_tree(commit, scratch / f"lint-{slug}") for slug, commit in states}
         for region in regions:
             stage = longest_stage(course, region)
             env = deploy_env(Target("local", region=region, stage=stage), endpoint=info.endpoint,
