@@ -102,8 +102,9 @@ def _saver(state_file: Path, stopping: threading.Event) -> None:
                 log.exception("periodic save failed")
 
 
-def _load(control: Control, state_file: Path, notes: list[str]) -> None:
-    """Import and patch moto, restore the saved backends, then let requests through."""
+def _load(control: Control, state_file: Path, notes: list[str], publish: Any = None) -> None:
+    """Import and patch moto, restore the saved backends, then let requests through. `publish` writes the notes where
+    the launcher reads them, before the health check says ready (else a launcher could read them too early)."""
     try:
         from workshop.emulator import patches, speedups
 
@@ -133,6 +134,11 @@ def _load(control: Control, state_file: Path, notes: list[str]) -> None:
         _load_error.append(f"{type(exc).__name__}: {exc}")
         log.exception("loading moto failed")
     finally:
+        if notes and publish is not None:
+            try:
+                publish()
+            except OSError:  # the notes stay in the log
+                log.exception("could not write the start notes")
         _ready.set()
 
 
@@ -183,17 +189,22 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     notes: list[str] = []
-    threading.Thread(target=_load, args=(control, state_file, notes), daemon=True, name="load-moto").start()
-    for server in (plain, secure):
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     info = {"pid": os.getpid(), "port": port, "https_port": https_port, "endpoint": f"http://127.0.0.1:{port}",
             "state_file": str(state_file), "notes": notes}
-    files.write_json_atomic(state_dir / files.INFO, info)
+    info_lock = threading.Lock()
+
+    def publish() -> None:  # the launcher waits for `ready` when there is a state to restore, then reads the notes
+        with info_lock:
+            files.write_json_atomic(state_dir / files.INFO, info)
+
+    with info_lock:
+        threading.Thread(target=_load, args=(control, state_file, notes, publish), daemon=True, name="load-moto").start()
+        for server in (plain, secure):
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        files.write_json_atomic(state_dir / files.INFO, {**info, "notes": []})
     log.info("emulator listening on http://127.0.0.1:%d (execute-api TLS on %d)", port, https_port)
     threading.Thread(target=_saver, args=(state_file, stopping), daemon=True).start()
     _ready.wait()
-    if notes:  # tell the launcher, which waits for `ready` when there was a state to restore
-        files.write_json_atomic(state_dir / files.INFO, info)
 
     stopping.wait()
     log.info("stopping")
