@@ -91,3 +91,13 @@ def test_workshop_test_takes_the_short_name(learner):
     result = run("test", "ride-record", "--workspace", str(root))
     assert result.exit_code == 0, result.output
     assert "passed" in result.output
+
+
+def test_notes_of_an_emulator_started_before_this_command_are_not_its_output(tmp_path, monkeypatch):
+    """In one process (a test run, an embedding tool) an emulator started earlier left notes nobody showed: not this command's."""
+    from workshop.emulator import launcher
+
+    monkeypatch.setattr(launcher, "_unshown", ["Removed the stale pid file of an emulator (pid 1) that is no longer running."])
+    result = run("deploy", "--workspace", str(tmp_path))
+    assert result.exit_code == 2 and "stale pid" not in result.output, result.output
+    assert launcher.take_notes() == []

@@ -27,6 +27,7 @@ class WorkshopGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         _printable_streams()
+        _emulator_notes(show=False)  # notes left by an earlier command in this process are not this command's
         try:
             return self._invoke(ctx)
         finally:
@@ -79,11 +80,11 @@ class WorkshopGroup(TyperGroup):
             raise typer.Exit(errors.EXIT_CRASH) from None
 
 
-def _emulator_notes() -> None:
+def _emulator_notes(show: bool = True) -> None:
     """What an emulator started on the way (by deploy, verify, teardown...) has to say: a state set aside, a port moved."""
     launcher = sys.modules.get("workshop.emulator.launcher")  # not imported: no emulator was started
     notes = launcher.take_notes() if launcher is not None else []
-    if notes:
+    if notes and show:
         from workshop.cli.render import note
 
         for line in notes:
