@@ -53,3 +53,10 @@ def copy_workspace(template: Path, target: Path) -> Path:
     """A copy of a prepared workspace (much faster than building one)."""
     shutil.copytree(template, target, symlinks=True)
     return target
+
+
+def services() -> tuple[str, ...]:
+    """The course's service folders: what reset and restore replace."""
+    from workshop.course import model
+
+    return tuple(model.load().services)

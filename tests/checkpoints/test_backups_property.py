@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from git_helpers import copy_workspace, files_of, make_workspace
+from git_helpers import copy_workspace, files_of, make_workspace, services
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -167,13 +167,13 @@ def test_reset_solve_restore_never_lose_a_byte(template, tmp_path, monkeypatch):
         elif kind == "solve":
             outcome = operations.solve_step(ws, loaded, loaded.steps[number])
         else:
-            outcome = operations.restore(ws, old_backup)
+            outcome = operations.restore(ws, old_backup, services())
         RUN["cases"] += 1
         RUN["ops"][kind] = RUN["ops"].get(kind, 0) + 1
         if outcome.backup is None:
             assert files_of(ws) == before, "an operation without a backup changed files"
         else:
-            operations.restore(ws, outcome.backup.name)
+            operations.restore(ws, outcome.backup.name, services())
             after = files_of(ws)
             assert after.keys() == before.keys(), f"{kind}: files differ: {set(after) ^ set(before)}"
             assert after == before, f"{kind}: content or exec bit differs"

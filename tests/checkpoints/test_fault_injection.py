@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from git_helpers import copy_workspace, files_of, git, make_workspace
+from git_helpers import copy_workspace, files_of, git, make_workspace, services
 
 from workshop.checkpoints import backups, journal, operations
 from workshop.checkpoints.repo import Repo
@@ -45,7 +45,7 @@ def run_op(root: Path, loaded, op: str, restore_name: str):
         return operations.reset_to_step(root, loaded, loaded.step(2))
     if op == "solve":
         return operations.solve_step(root, loaded, loaded.step(1))
-    return operations.restore(root, restore_name)
+    return operations.restore(root, restore_name, services())
 
 
 @pytest.fixture(scope="module")

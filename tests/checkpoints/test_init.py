@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from git_helpers import files_of, git
+from git_helpers import files_of, git, services
 
 from workshop.checkpoints import backups, operations
 from workshop.checkpoints import build as checkpoints
@@ -110,7 +110,7 @@ def test_a_deleted_git_folder_is_rebuilt_under_the_learners_files(ws, loaded, cl
     saved = backups.list_all(repo)
     assert saved and saved[-1].reason == "rebuilt-repository"
     outcome = operations.reset_to_step(ws, loaded, loaded.step(1))
-    operations.restore(ws, outcome.backup.name)
+    operations.restore(ws, outcome.backup.name, services())
     assert files_of(ws) == before
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from git_helpers import files_of, git
+from git_helpers import files_of, git, services
 
 from workshop.checkpoints import operations
 
@@ -18,7 +18,7 @@ def _round_trip(root: Path, loaded) -> None:
     before = files_of(root)
     outcome = operations.reset_to_step(root, loaded, loaded.steps[-1])
     assert outcome.backup is not None
-    operations.restore(root, outcome.backup.name)
+    operations.restore(root, outcome.backup.name, services())
     after = files_of(root)
     assert after == before, sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
@@ -73,3 +73,33 @@ def test_git_variables_in_the_learners_environment_do_not_redirect_the_runner(ws
     _learner_files(ws)
     _round_trip(ws, loaded)
     assert not (other / "idx").exists() and not list((other / ".git" / "refs" / "heads").iterdir())
+
+
+def test_files_outside_the_service_folders_are_left_alone(ws, loaded):
+    """Issue 16: reset, solve and restore replace the service folders; a learner's notes, their .gitignore and what they
+    staged outside those folders stay exactly as they were, content and git status alike."""
+    (ws / "NOTES.md").write_text("what I learned at step 1\n")  # untracked
+    (ws / "journal").mkdir()
+    (ws / "journal" / "day1.txt").write_text("staged\n")
+    git(ws, "add", "journal/day1.txt")
+    with (ws / ".gitignore").open("a") as handle:  # tracked, changed, not staged
+        handle.write("*.log\n")
+    (ws / "svc-a" / "scratch.py").write_text("mine\n")  # inside a service folder: reset replaces (and saves) it
+    status = git(ws, "status", "--porcelain", "--", "NOTES.md", "journal", ".gitignore")
+    outside = {p: v for p, v in files_of(ws).items() if not p.startswith(("svc-a/", "svc-b/"))}
+
+    def left_alone(when: str) -> None:
+        assert {p: v for p, v in files_of(ws).items() if not p.startswith(("svc-a/", "svc-b/"))} == outside, when
+        assert git(ws, "status", "--porcelain", "--", "NOTES.md", "journal", ".gitignore") == status, when
+
+    reset = operations.reset_to_step(ws, loaded, loaded.step(1))
+    left_alone("reset")
+    assert not (ws / "svc-a" / "scratch.py").exists() and reset.backup is not None
+    (ws / "NOTES.md").write_text("what I learned at step 2\n")  # changed after the backup was taken
+    outside["NOTES.md"] = (b"what I learned at step 2\n", False)
+    status = git(ws, "status", "--porcelain", "--", "NOTES.md", "journal", ".gitignore")
+    operations.solve_step(ws, loaded, loaded.step(1))
+    left_alone("solve")
+    operations.restore(ws, reset.backup.name, services())
+    left_alone("restore")  # the backup's older NOTES.md does not come back over the newer one
+    assert (ws / "svc-a" / "scratch.py").read_text() == "mine\n"

@@ -71,6 +71,53 @@ def test_index_tree_equals_git_write_tree(repo, picked):
     git(repo.root, "fsck", "--strict", "--no-dangling")  # the objects written in-process are well-formed
 
 
+def _tree_of(repo: Repo, picked) -> str:
+    for parts, data, kind in picked:
+        _write(repo.root, parts, data, kind)
+    with repo.temp_index(seed=False) as index:
+        return repo.snapshot(index)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files, files, st.sets(st.sampled_from(NAMES), max_size=4))
+def test_graft_in_process_equals_git(repo, first, second, names):
+    """A reset keeps what is outside the service folders: the tree GitPython writes is the one git's mktree writes."""
+    import shutil
+
+    base = _tree_of(repo, first)
+    for child in repo.root.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    source = _tree_of(repo, second)
+    mine = repo.graft(base, source, names)
+    by_git = repo.run("mktree", "-z", stdin=b"".join(
+        line + b"\0" for line in repo.run("ls-tree", "-z", base, binary=True).split(b"\0") if line and
+        line.split(b"\t", 1)[1].decode() not in names) + b"".join(
+        line + b"\0" for line in repo.run("ls-tree", "-z", source, binary=True).split(b"\0") if line and
+        line.split(b"\t", 1)[1].decode() in names)).strip()
+    assert mine == by_git
+    listed = {line.split("\t", 1)[1] for line in git(repo.root, "ls-tree", mine).splitlines()}
+    assert {n for n in listed if n in names} == {n for n in (git(repo.root, "ls-tree", "--name-only", source).split("\n")) if n in names}
+    git(repo.root, "fsck", "--strict", "--no-dangling")
+
+
+def test_graft_steps_aside_to_git_for_packed_objects(repo):
+    (repo.root / "keep").write_text("mine\n")
+    (repo.root / "svc").mkdir()
+    (repo.root / "svc" / "f").write_text("old\n")
+    base = _tree_of(repo, [])
+    git(repo.root, "commit", "-q", "-m", "x", "--allow-empty")
+    (repo.root / "svc" / "f").write_text("new\n")
+    source = _tree_of(repo, [])
+    in_process = repo.graft(base, source, ["svc"])
+    git(repo.root, "update-ref", "refs/keep/a", git(repo.root, "commit-tree", base, "-m", "a").strip())
+    git(repo.root, "update-ref", "refs/keep/b", git(repo.root, "commit-tree", source, "-m", "b").strip())
+    git(repo.root, "gc", "-q", "--prune=now")
+    assert not any((repo.git_dir / "objects" / base[:2]).glob("*"))  # packed: the loose reader cannot see it
+    assert repo.graft(base, source, ["svc"]) == in_process
+    assert git(repo.root, "show", f"{in_process}:keep") == "mine\n" and git(repo.root, "show", f"{in_process}:svc/f") == "new\n"
+
+
 def test_index_tree_steps_aside_for_what_git_must_handle(repo):
     (repo.root / "f").write_text("x\n")
     git(repo.root, "add", "-N", "f")  # intent-to-add: git's write-tree leaves it out

@@ -48,16 +48,16 @@ def test_reset_prints_the_backup_and_the_restore_command(ws, cli):
 
 
 def test_backups_table_never_truncates_names(ws, cli):
-    (ws / "x.txt").write_text("x")
+    (ws / "svc-a" / "x.txt").write_text("x")
     ok(cli("-w", str(ws), "reset", "--step", "1"))
     name = json.loads(ok(cli("-w", str(ws), "backups", "--json")))["backups"][0]["name"]
     assert name in ok(cli("-w", str(ws), "backups"))
 
 
 def test_reset_json(ws, cli):
-    (ws / "x.txt").write_text("x")
+    (ws / "svc-a" / "x.txt").write_text("x")
     data = json.loads(ok(cli("-w", str(ws), "reset", "--step", "0", "--json")))
-    assert data["step"] == "first" and data["changed"] == ["x.txt"] and data["restore"].startswith("workshop restore ")
+    assert data["step"] == "first" and data["changed"] == ["svc-a/x.txt"] and data["restore"].startswith("workshop restore ")
 
 
 def test_out_of_range_and_unknown_backup_are_usage_errors(ws, cli):
@@ -112,7 +112,7 @@ def test_interrupted_operation_is_finished_by_the_next_command(ws, cli):
     from workshop.course import model as course
 
     loaded = course.load()
-    (ws / "mine.txt").write_text("keep me")
+    (ws / "svc-a" / "mine.txt").write_text("keep me")
     import os
 
     pid = os.fork()
@@ -126,7 +126,7 @@ def test_interrupted_operation_is_finished_by_the_next_command(ws, cli):
     result = cli("-w", str(ws), "backups")
     assert result.exit_code == 0, result.output
     assert "was interrupted; it is now finished" in result.output and "workshop restore" in result.output
-    assert not (ws / "mine.txt").exists()
+    assert not (ws / "svc-a" / "mine.txt").exists()
 
 
 def test_dev_record_and_check(tmp_path, sample_course, cli, monkeypatch):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from workshop.checkpoints import backups, journal, merge
 from workshop.checkpoints.backups import Backup
@@ -102,12 +102,15 @@ def _changed(repo: Repo, old: str, new: str) -> list[str]:
 
 def replace_files(
     root: Path, op: str, reason: str, target: Callable[[Repo, Path, str], tuple[str, list[str]]], *,
-    staged: Callable[[Repo], str | None] | None = None, target_ref: str | None = None, **intent,
+    services: Iterable[str], staged: Callable[[Repo], str | None] | None = None, target_ref: str | None = None, **intent,
 ) -> Outcome:
-    """Back up the working tree, then make it equal the tree `target(repo, index, current)` returns.
+    """Back up the working tree, then make its `services` folders equal those of the tree `target(repo, index, current)`
+    returns. Every other file (a learner's notes, their .gitignore) stays as it is, staged or not as it was.
 
     `target_ref` (a tree to resolve) is looked up in the same git call as HEAD and passed as `target`'s last argument.
+    `staged` gives the tree whose service folders the index gets (default: the new files).
     """
+    services = tuple(services)
     recover(root)
     repo = preflight(root)
     entry = journal.begin(root, op, **intent)
@@ -127,6 +130,7 @@ def replace_files(
             staged_tree = _staged_tree(repo, index)
             current = repo.snapshot(index)
             wanted, conflicts = target(repo, index, current, *resolved)
+            wanted = repo.graft(current, wanted, services)
             if wanted == current:
                 return Outcome(conflicts=conflicts)
             entries_before = repo.index_entries(index)
@@ -136,8 +140,8 @@ def replace_files(
             _switch(repo, index, current, wanted, backup.name, intent.get("what", f"workshop {op}"))
             changed = changed_paths(entries_before, repo.index_entries(index))
             journal.kill_point(f"{op}:switched")
-            new_staged = staged(repo) if staged else None
-            if new_staged:
+            new_staged = repo.graft(staged_tree or wanted, (staged(repo) if staged else None) or wanted, services)
+            if new_staged != wanted:  # what was staged outside the services, or a backup's staged files
                 repo.run("read-tree", new_staged, index=index)
                 repo.call("update-index", "-q", "--refresh", index=index, exact_bytes=True)
             install_index(repo, index)
@@ -246,7 +250,7 @@ def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
 
     outcome = replace_files(
         root, "reset", f"reset-to-step-{step.number:02d}", lambda repo, index, current, start_tree: (start_tree, []),
-        target_ref=start_ref(course, step), step_id=step.id, forget=progress.ids_from(course, step),
+        services=course.services, target_ref=start_ref(course, step), step_id=step.id, forget=progress.ids_from(course, step),
         what=f"workshop reset --step {step.number}",
     )
     if outcome.backup is None:  # nothing to change: still move the marker and take back the marks
@@ -275,18 +279,20 @@ def solve_step(root: Path, course: Course, step: Step) -> Outcome:
     def merged(repo: Repo, index: Path, current: str) -> tuple[str, list[str]]:
         return merge.three_way(repo, index, current, base, after, labels=labels)
 
-    outcome = replace_files(root, "solve", f"solve-step-{step.number:02d}", merged, what=f"workshop solve --step {step.number}")
+    outcome = replace_files(root, "solve", f"solve-step-{step.number:02d}", merged, services=course.services,
+                            what=f"workshop solve --step {step.number}")
     outcome.step = step
     return outcome
 
 
-def restore(root: Path, name: str) -> Outcome:
-    """Bring back a backup's files (and staged index); the files replaced are backed up first."""
+def restore(root: Path, name: str, services: Iterable[str]) -> Outcome:
+    """Bring back a backup's service folders (and what was staged in them); the files replaced are backed up first.
+    Files outside the service folders are the learner's own and stay as they are."""
     repo = open_repo(root)
     chosen = backups.find(repo, name)
     tree, staged_tree = backups.trees(repo, chosen)
     outcome = replace_files(
-        root, "restore", "before-restore", lambda *_: (tree, []), staged=lambda _: staged_tree,
+        root, "restore", "before-restore", lambda *_: (tree, []), services=services, staged=lambda _: staged_tree,
         what=f"workshop restore {chosen.name}",
     )
     return outcome

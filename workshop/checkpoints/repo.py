@@ -25,7 +25,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from workshop.course import workspace
 from workshop.errors import NotAWorkspace, WorkshopError
@@ -281,6 +281,49 @@ class Repo:
             return commit.tree.hexsha
         except Exception:  # missing, packed, or unreadable: git decides
             return None
+
+    def graft(self, base: str, source: str, names: Iterable[str]) -> str:
+        """The tree `base` with its top-level entries `names` taken from the tree `source` (absent there: absent here).
+
+        A reset or restore replaces the service folders and leaves every other file of the workspace as it is.
+        In-process with GitPython's tree reader and writer; git (`ls-tree`, `mktree`) when GitPython cannot: packed or
+        SHA-256 objects, names that are not UTF-8."""
+        wanted = set(names)
+        try:
+            return self._graft_in_process(base, source, wanted)
+        except Exception:  # noqa: BLE001 - git answers whatever GitPython could not read or write exactly
+            pass
+
+        def entries(tree: str) -> list[bytes]:
+            out = self.run("ls-tree", "-z", tree, binary=True)
+            return [line for line in out.split(b"\0") if line]
+
+        def name_of(line: bytes) -> str:
+            return line.split(b"\t", 1)[1].decode("utf-8", "surrogateescape")
+
+        kept = [line for line in entries(base) if name_of(line) not in wanted]
+        taken = [line for line in entries(source) if name_of(line) in wanted]
+        return self.run("mktree", "-z", stdin=b"".join(line + b"\0" for line in kept + taken)).strip()
+
+    def _graft_in_process(self, base: str, source: str, wanted: set[str]) -> str:
+        if not self.sha1_objects():
+            raise ValueError("SHA-256 objects")
+        from git.objects.fun import tree_entries_from_data, tree_to_stream
+        from git.objects.tree import TreeModifier
+        from gitdb.base import IStream
+
+        def read(tree: str) -> list:
+            raw = self.loose.stream(bytes.fromhex(tree))
+            if raw.type != b"tree":
+                raise ValueError(f"{tree} is not a tree")
+            return tree_entries_from_data(raw.read())
+
+        entries = [e for e in read(base) if e[2] not in wanted] + [e for e in read(source) if e[2] in wanted]
+        TreeModifier(entries).set_done()  # git's order (a folder sorts as its name and a slash); sorts `entries` in place
+        stream = io.BytesIO()
+        tree_to_stream(entries, stream.write)
+        data = stream.getvalue()
+        return self.loose.store(IStream(b"tree", len(data), io.BytesIO(data))).binsha.hex()
 
     def ref_ids(self, *prefixes: str) -> dict[str, str]:
         """Ref name -> object id for every ref under `prefixes` (loose and packed)."""

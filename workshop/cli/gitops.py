@@ -78,7 +78,8 @@ def reset(
     workspace_dir: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Put your files at the START of a step (your current files are backed up first) and make it the current step."""
+    """Put the service folders at the START of a step (backed up first) and make it the current step; files outside
+    them, such as your notes, stay as they are."""
     from workshop.checkpoints import operations
     from workshop.cli import render
 
@@ -232,7 +233,7 @@ def restore(
             raise BadInput(f"Name a backup (newest first: {newest}) or use `workshop restore --last`; `workshop backups` lists them all.")
         name = found[-1].name
     name = backups.find(open_repo(session.root), name).name  # a unique start of a name is enough
-    outcome = operations.restore(session.root, name)
+    outcome = operations.restore(session.root, name, session.course.services)
     current = session.current()
     if not outcome.changed:
         render.success("Your files already equal that backup; nothing was changed.")
