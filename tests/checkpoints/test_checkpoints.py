@@ -135,9 +135,12 @@ def test_diff_against_solution_and_start(ws, loaded):
     result = operations.diff(ws, loaded, loaded.step(1))
     assert "+def record(ride):" in result.text and result.left == "your files"
     assert operations.diff(ws, loaded, loaded.step(1), against="start").text == ""
-    (ws / "new.txt").write_text("hi\n")
+    (ws / "svc-a" / "new.txt").write_text("hi\n")
+    (ws / "NOTES.md").write_text("mine\n")  # outside the service folders: not part of the course, not in its diff
     stat = operations.diff(ws, loaded, loaded.step(1), against="start", stat=True).text
-    assert "new.txt" in stat
+    assert "svc-a/new.txt" in stat and "NOTES.md" not in stat
+    assert "NOTES.md" not in operations.diff(ws, loaded, loaded.step(1)).text
+    assert "NOTES.md" in operations.diff(ws, loaded, loaded.step(1), paths=("NOTES.md",)).text  # unless asked for
     only = operations.diff(ws, loaded, loaded.step(1), paths=("svc-b",)).text
     assert "svc-b/app.py" in only and "record.py" not in only
 

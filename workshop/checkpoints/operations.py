@@ -319,7 +319,7 @@ def diff(root: Path, course: Course, step: Step, *, against: str = "solution", s
         left, right, names = mine, after, ("your files", f"after step {step.number}")
     args = ["diff", "--no-color", "--no-ext-diff", "--no-renames"]
     args += ["--stat=1000"] if stat else []  # wide enough that git never shortens a path; the CLI fits the bars
-    text = repo.run(*args, left, right, "--", *paths)
+    text = repo.run(*args, left, right, "--", *(paths or course.services))  # files outside the services are not the course's
     return Diff(text=text, left=names[0], right=names[1])
 
 
