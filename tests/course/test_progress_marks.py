@@ -139,7 +139,7 @@ def test_a_reset_killed_half_way_takes_back_the_marks_when_the_next_command_fini
     for step in loaded.steps:
         progress.mark_verified(session, step, workspace.now())
     session.save()
-    (root / "mine.txt").write_text("a file of mine: the reset has something to replace")
+    (root / "svc-a" / "mine.txt").write_text("a file of mine: the reset has something to replace")
     pid = os.fork()
     if pid == 0:  # the reset dies right after switching the files, before its progress is written
         os.environ[journal.KILL_ENV] = "reset:switched"
