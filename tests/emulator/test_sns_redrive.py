@@ -204,7 +204,7 @@ def test_a_dlq_whose_policy_does_not_let_sns_send_drops_the_message(emu):
 
 # ---- CloudFormation, as osls compiles an sns event's redrivePolicy ------------------------------------------
 
-def _template(redrive: object | None = None, permission: bool = False) -> str:
+def _template(redrive: object | None = None, permission: bool = False, topic: str | None = None) -> str:
     resources: dict = {
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "cfn-rides"}},
         "Dlq": {"Type": "AWS::SQS::Queue"},
@@ -213,7 +213,7 @@ def _template(redrive: object | None = None, permission: bool = False) -> str:
             "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
             "Code": {"S3Bucket": "redrive-code", "S3Key": "fn.zip"}}},
         "Sub": {"Type": "AWS::SNS::Subscription", "Properties": {
-            "TopicArn": {"Ref": "Topic"}, "Protocol": "lambda", "Endpoint": {"Fn::GetAtt": ["Fn", "Arn"]}}},
+            "TopicArn": topic or {"Ref": "Topic"}, "Protocol": "lambda", "Endpoint": {"Fn::GetAtt": ["Fn", "Arn"]}}},
     }
     if redrive is not None:
         resources["Sub"]["Properties"]["RedrivePolicy"] = redrive
@@ -264,11 +264,12 @@ def test_a_stack_gives_the_subscription_its_dlq_in_place_and_refuses_a_bad_one(e
     assert json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq}
 
-    # a new stack with a bad policy leaves no subscription behind
-    cfn.create_stack(StackName="redrive-bad", TemplateBody=_template(bad).replace("cfn-rides", "cfn-bad"),
+    # a new stack with a bad policy on a topic it does not own leaves no subscription on it
+    outside = sns.create_topic(Name="cfn-outside")["TopicArn"]
+    cfn.create_stack(StackName="redrive-bad", TemplateBody=_template(bad, topic=outside).replace("cfn-rides", "cfn-bad"),
                      Capabilities=["CAPABILITY_IAM"])
     assert cfn.describe_stacks(StackName="redrive-bad")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
-    assert not [s for s in sns.list_subscriptions()["Subscriptions"] if ":cfn-bad:" in s["SubscriptionArn"]]
+    assert sns.list_subscriptions_by_topic(TopicArn=outside)["Subscriptions"] == []
 
     # removing the policy from the template removes it from the subscription
     cfn.update_stack(StackName="redrive", TemplateBody=_template(permission=True), Capabilities=["CAPABILITY_IAM"])
