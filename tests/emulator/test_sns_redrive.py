@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import start_emulator, wait_for
+from emulator_support import FIXTURES, OSLS, STAGE, start_emulator, wait_for
 
 from workshop import emulator
 
@@ -275,3 +276,41 @@ def test_a_stack_gives_the_subscription_its_dlq_in_place_and_refuses_a_bad_one(e
     cfn.update_stack(StackName="redrive", TemplateBody=_template(permission=True), Capabilities=["CAPABILITY_IAM"])
     assert _physical(cfn, "redrive", "Sub") == sub
     assert "RedrivePolicy" not in sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+
+
+# ---- the real osls: an sns event's redrivePolicy, added to a deployed service ------------------------------
+
+def test_an_osls_redrive_policy_added_to_a_deployed_service_catches_an_undeliverable_message(emu, tmp_path):
+    if not OSLS.exists():
+        pytest.skip("osls is not installed (run `npm ci`)")
+    service = tmp_path / "record"
+    shutil.copytree(FIXTURES / "record", service)
+    emu.osls(service, "deploy")
+    cfn, sns, lam = emu.client("cloudformation"), emu.client("sns"), emu.client("lambda")
+    stack = f"fixture-record-{STAGE}"
+    topic = next(o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+                 if o["OutputKey"] == "TopicArn")
+    (before,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+
+    config = (service / "serverless.yml").read_text()
+    marker = "          topicName: fixture-rides-${sls:stage}\n"
+    assert marker in config
+    (service / "serverless.yml").write_text(config.replace(marker, marker + "          redrivePolicy:\n"
+                                                           "            deadLetterTargetRef: RecordDlq\n"))
+    emu.osls(service, "deploy")
+    (after,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert after["SubscriptionArn"] == before["SubscriptionArn"]
+    url = next(r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+               if r["LogicalResourceId"] == "RecordDlq")
+    dlq = emu.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=after["SubscriptionArn"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dlq}
+
+    # SNS may no longer invoke the function: the message lands in the queue osls's QueuePolicy opened to SNS
+    function = after["Endpoint"].split(":")[6]
+    policy = json.loads(lam.get_policy(FunctionName=function)["Policy"])
+    for statement in policy["Statement"]:
+        lam.remove_permission(FunctionName=function, StatementId=statement["Sid"])
+    sns.publish(TopicArn=topic, Message='{"RideId": "redriven"}')
+    (dead,) = wait_for(lambda: _messages(emu, url), timeout=20)
+    assert json.loads(json.loads(dead["Body"])["Message"]) == {"RideId": "redriven"}
