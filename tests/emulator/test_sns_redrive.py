@@ -122,6 +122,9 @@ def test_the_redrive_policy_is_kept_and_what_sns_refuses_is_refused(emu):
     assert bad_json["Code"] == "InvalidParameter"
     assert bad_json["Message"].startswith("Invalid parameter: RedrivePolicy: failed to parse JSON.")
     assert _error(set_to("{}"))["Message"] == "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn"
+    assert _error(lambda: sns.set_subscription_attributes(  # an unknown subscription is not found before anything
+        SubscriptionArn=f"{topic}:00000000-0000-0000-0000-000000000000", AttributeName="RedrivePolicy",
+        AttributeValue="{invalidjson}"))["Code"] == "NotFound"
     # refusals left the policy as it was; an empty value removes it
     assert json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq}
