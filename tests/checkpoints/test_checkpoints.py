@@ -68,9 +68,10 @@ def test_reset_saves_everything_then_puts_the_step_start(ws, loaded):
     kept = {"notes/deep/idea.txt": (b"untracked idea", False)}  # outside the service folders: the learner's, left alone
     assert files_of(ws) == files_of_ref(ws, "checkpoint/01-second") | kept
     assert workspace.load_state(ws).current == "third"
-    assert outcome.backup is not None and outcome.backup.files == len(before)
-    saved = tree_files(ws, backups.PREFIX + outcome.backup.name)
-    assert saved == set(before) and not any(p.startswith("node_modules") for p in saved)
+    in_services = {p for p in before if p.startswith(("svc-a/", "svc-b/"))}
+    assert outcome.backup is not None and outcome.backup.files == len(in_services)
+    saved = tree_files(ws, backups.PREFIX + outcome.backup.name)  # the services' files; outside them, what git tracks
+    assert saved == in_services | {".gitignore"} and not any(p.startswith(("node_modules", "notes")) for p in saved)
     assert (ws / "node_modules" / "x" / "big.js").read_text() == "ignored"  # ignored folders are never touched
     operations.restore(ws, outcome.backup.name, services())
     assert files_of(ws) == before

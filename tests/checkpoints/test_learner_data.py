@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from git_helpers import files_of, git, services
 
 from workshop.checkpoints import operations
@@ -103,3 +104,91 @@ def test_files_outside_the_service_folders_are_left_alone(ws, loaded):
     operations.restore(ws, reset.backup.name, services())
     left_alone("restore")  # the backup's older NOTES.md does not come back over the newer one
     assert (ws / "svc-a" / "scratch.py").read_text() == "mine\n"
+
+
+def _notes_and_status(ws: Path) -> tuple[dict, str]:
+    outside = {p: v for p, v in files_of(ws).items() if not p.startswith(("svc-a/", "svc-b/"))}
+    return outside, git(ws, "status", "--porcelain", "--ignored", "--", ":(exclude)svc-a", ":(exclude)svc-b")
+
+
+def _learner_root(ws: Path) -> None:
+    (ws / "notes.md").write_text("a\n")  # untracked
+    (ws / "s.md").write_text("v1\n")
+    git(ws, "add", "s.md")
+    (ws / "s.md").write_text("v2\n")  # staged v1, v2 on disk
+    with (ws / ".gitignore").open("a") as handle:
+        handle.write("*.log\n")
+    (ws / "debug.log").write_text("ignored\n")
+    (ws / "svc-a" / "mine.py").write_text("mine\n")  # something for the reset to replace
+
+
+@pytest.mark.parametrize("point", ["reset:applying", "reset:switched", "reset:installed"])
+def test_a_killed_reset_finished_by_the_next_command_leaves_the_rest_alone(ws, loaded, point):
+    """Recovery replaces the service folders only, and puts back the index outside them as the learner had it."""
+    from workshop.checkpoints import journal
+
+    _learner_root(ws)
+    before = _notes_and_status(ws)
+    pid = os.fork()
+    if pid == 0:
+        os.environ[journal.KILL_ENV] = point
+        try:
+            operations.reset_to_step(ws, loaded, loaded.step(1))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert journal.pending(ws) is not None
+    (ws / "notes.md").write_text("written after the crash\n")  # the learner goes on before the next command
+    (ws / "new.md").write_text("new\n")
+    after_crash = _notes_and_status(ws)
+    assert after_crash != before
+    notes = operations.recover(ws)
+    assert notes and "now finished" in notes[0], notes
+    assert _notes_and_status(ws) == after_crash
+    assert not (ws / "svc-a" / "mine.py").exists()
+
+
+def test_a_forged_journal_cannot_move_files_outside_the_services(ws, loaded):
+    """.workshop/journal.json is untrusted: a target naming another tree, and no services, still moves only the services."""
+    import json
+
+    from workshop.checkpoints import journal
+
+    _learner_root(ws)
+    before = _notes_and_status(ws)
+    start = git(ws, "rev-parse", "refs/workshop/start^{tree}").strip()
+    journal.path(ws).write_text(json.dumps({"op": "reset", "phase": "applying", "pid": 0, "started": "x", "data": {
+        "target": start, "current": start, "backup": "none", "what": "workshop reset --step 0"}}))
+    notes = operations.recover(ws)
+    assert "now finished" in notes[0], notes  # the journal was read and acted on
+    assert _notes_and_status(ws) == before
+
+
+def test_restore_names_what_an_older_backup_holds_outside_the_services(ws, loaded):
+    """A backup made when reset still replaced everything may hold notes that are gone: restore names them with the
+    command that brings them back, and writes nothing outside the services itself."""
+    (ws / "notes.md").write_text("my notes\n")
+    tree = git(ws, "write-tree").strip()  # a backup as the old runner made it: the whole workspace
+    with_notes = git(ws, "update-index", "--add", "notes.md") or git(ws, "write-tree").strip()
+    assert with_notes != tree
+    commit = git(ws, "commit-tree", with_notes, "-m", "workshop backup: reset-to-step-01\n\nReason: reset-to-step-01\nFiles: 9\n").strip()
+    git(ws, "update-ref", "refs/workshop/backups/20260101T000000.000000Z-reset-to-step-01", commit)
+    git(ws, "rm", "-q", "--cached", "notes.md")
+    (ws / "notes.md").unlink()
+    outcome = operations.restore(ws, "20260101T000000.000000Z-reset-to-step-01", services())
+    assert outcome.outside == ["notes.md"] and outcome.backup_commit == commit
+    assert not (ws / "notes.md").exists()
+    git(ws, "restore", f"--source={commit}", "--", "notes.md")  # the command the CLI prints
+    assert (ws / "notes.md").read_text() == "my notes\n"
+
+
+def test_what_git_cannot_stage_outside_the_services_does_not_block(ws, loaded):
+    """An empty git repository (no commit) at the root makes `git add .` fail; reset and diff never read it."""
+    scratch = ws / "scratch"
+    scratch.mkdir()
+    git(scratch, "init", "-q")
+    (scratch / "idea.txt").write_text("x\n")
+    (ws / "svc-a" / "mine.py").write_text("mine\n")
+    outcome = operations.reset_to_step(ws, loaded, loaded.step(1))
+    assert outcome.backup is not None and (scratch / "idea.txt").read_text() == "x\n"
+    assert operations.diff(ws, loaded, loaded.step(1), against="start").text == ""

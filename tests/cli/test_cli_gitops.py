@@ -147,3 +147,15 @@ def test_dev_record_and_check(tmp_path, sample_course, cli, monkeypatch):
     # The sample course names checks the real registry does not have: reported, not hidden.
     assert check.exit_code == 1 and "FAIL every check named in course.toml exists" in check.output, check.output
     assert "unknown check 'check-one'" in check.output
+
+
+def test_restore_of_a_backup_holding_notes_names_the_command_that_brings_them_back(ws, cli):
+    (ws / "my notes.md").write_text("mine\n")
+    git(ws, "add", "my notes.md")
+    commit = git(ws, "commit-tree", git(ws, "write-tree").strip(), "-m", "workshop backup: old\n\nReason: old\nFiles: 9\n").strip()
+    git(ws, "update-ref", "refs/workshop/backups/20260101T000000.000000Z-old", commit)
+    git(ws, "rm", "-q", "--cached", "my notes.md")
+    (ws / "my notes.md").unlink()
+    out = ok(cli("-w", str(ws), "restore", "--last"))
+    assert f"git restore --source={commit} -- 'my notes.md'" in " ".join(out.split()), out
+    assert not (ws / "my notes.md").exists()

@@ -8,6 +8,7 @@ killed half-way leaves the journal behind; `recover` (run first by every command
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ class Outcome:
     changed: list[str] = field(default_factory=list)  # files whose content, mode or presence changed
     backup: Backup | None = None  # where the files as they were before are kept
     conflicts: list[str] = field(default_factory=list)  # solve: files left with conflict markers
+    outside: list[str] = field(default_factory=list)  # restore: what the backup holds outside the services, missing now
+    backup_commit: str = ""  # restore: the commit of the backup brought back
     commands: list[str] = field(default_factory=list)  # solve on a step without a patch: what completes it
     step: Step | None = None
 
@@ -104,8 +107,9 @@ def replace_files(
     root: Path, op: str, reason: str, target: Callable[[Repo, Path, str], tuple[str, list[str]]], *,
     services: Iterable[str], staged: Callable[[Repo], str | None] | None = None, target_ref: str | None = None, **intent,
 ) -> Outcome:
-    """Back up the working tree, then make its `services` folders equal those of the tree `target(repo, index, current)`
-    returns. Every other file (a learner's notes, their .gitignore) stays as it is, staged or not as it was.
+    """Back up the `services` folders, then make them equal those of the tree `target(repo, index, current)` returns.
+    Nothing outside them is read, saved, staged or written: a learner's notes, scripts and .gitignore stay as they are,
+    staged or not, whatever git makes of them.
 
     `target_ref` (a tree to resolve) is looked up in the same git call as HEAD and passed as `target`'s last argument.
     `staged` gives the tree whose service folders the index gets (default: the new files).
@@ -113,7 +117,7 @@ def replace_files(
     services = tuple(services)
     recover(root)
     repo = preflight(root)
-    entry = journal.begin(root, op, **intent)
+    entry = journal.begin(root, op, services=list(services), **intent)
     try:
         lock_index(repo)
     except BaseException:
@@ -128,20 +132,20 @@ def replace_files(
 
                 raise WorkshopError(f"The workspace is missing a branch or checkpoint it needs. {REBUILD_HINT}") from None
             staged_tree = _staged_tree(repo, index)
-            current = repo.snapshot(index)
+            current = repo.snapshot(index, services)
             wanted, conflicts = target(repo, index, current, *resolved)
             wanted = repo.graft(current, wanted, services)
             if wanted == current:
                 return Outcome(conflicts=conflicts)
             entries_before = repo.index_entries(index)
-            files = len(entries_before) if entries_before is not None else len(repo.lines("ls-files", "-z", index=index))
+            files = _count_files(repo, index, entries_before, services)
             backup = backups.save(repo, files, current, reason=reason, head=head, head_tree=head_tree, staged_tree=staged_tree)
             journal.advance(root, entry, "applying", backup=backup.name, current=current, target=wanted)
             _switch(repo, index, current, wanted, backup.name, intent.get("what", f"workshop {op}"))
             changed = changed_paths(entries_before, repo.index_entries(index))
             journal.kill_point(f"{op}:switched")
-            new_staged = repo.graft(staged_tree or wanted, (staged(repo) if staged else None) or wanted, services)
-            if new_staged != wanted:  # what was staged outside the services, or a backup's staged files
+            new_staged = repo.graft(wanted, staged(repo) or wanted, services) if staged else wanted
+            if new_staged != wanted:  # a backup's staged files
                 repo.run("read-tree", new_staged, index=index)
                 repo.call("update-index", "-q", "--refresh", index=index, exact_bytes=True)
             install_index(repo, index)
@@ -156,6 +160,13 @@ def replace_files(
             install_index(repo, None)
         if journal.pending(root) is not None and journal.pending(root).phase == "saving":
             journal.clear(root)
+
+
+def _count_files(repo: Repo, index: Path, entries: dict | None, services: tuple[str, ...]) -> int:
+    """How many files of the service folders a backup holds."""
+    if entries is None:
+        return len(repo.lines("ls-files", "-z", "--", *services, index=index)) if services else 0
+    return sum(1 for path in entries if path.split("/", 1)[0] in services)
 
 
 def _switch(repo: Repo, index: Path, current: str, target: str, backup: str | None, what: str) -> None:
@@ -220,16 +231,18 @@ def recover(root: Path) -> list[str]:
                 f"(check them with `workshop diff`).{kept}"]
     lock_index(repo)
     notes = []
-    goal = target if repo.has_objects(target) else before if repo.has_objects(before) else None
+    services = _services_of(entry)
+    found = [tree for tree in (target, before) if repo.has_objects(tree)]
+    goal = target if target in found else before if before in found else None
     try:
         with repo.temp_index() as index:
-            now = repo.snapshot(index)
-            if now not in (target, before):
-                files = len(repo.lines("ls-files", "-z", index=index))
+            now = repo.snapshot(index, services)
+            if now not in [repo.graft(now, tree, services) for tree in found]:
+                files = _count_files(repo, index, repo.index_entries(index), services)
                 extra = backups.save(repo, files, now, reason=f"recover-{entry.op}", head=repo.rev("HEAD"), head_tree=None, staged_tree=None)
                 notes.append(f"Your files as the interrupted command left them were saved first as backup {extra.name}.")
-            if goal is not None:
-                _switch(repo, index, now, goal, backup, what)
+            if goal is not None:  # only the service folders move, whatever the journal names
+                _switch(repo, index, now, repo.graft(now, goal, services), backup, what)
                 install_index(repo, index)
     finally:
         install_index(repo, None)
@@ -243,6 +256,19 @@ def recover(root: Path) -> list[str]:
                 f"Your files are back as they were before it (also in backup {backup}). Run `{what}` again.", *notes]
     return [f"`{what}` was interrupted, and `git gc` pruned both what it was writing and the files from before it: those "
             "are lost, and your files were left as the command left them. Check them with `workshop diff`.", *notes]
+
+
+def _services_of(entry: journal.Entry) -> tuple[str, ...]:
+    """The folders an interrupted operation was replacing: as its journal says (a file under .workshop/, so untrusted:
+    plain top-level names only), else the course's."""
+    named = entry.data.get("services")
+    if isinstance(named, list) and named and all(
+        isinstance(n, str) and n and "/" not in n and "\\" not in n and "\0" not in n and n not in (".", "..", ".git") for n in named
+    ):
+        return tuple(named)
+    from workshop.course import model
+
+    return tuple(model.load().services)
 
 
 def reset_to_step(root: Path, course: Course, step: Step) -> Outcome:
@@ -288,6 +314,7 @@ def solve_step(root: Path, course: Course, step: Step) -> Outcome:
 def restore(root: Path, name: str, services: Iterable[str]) -> Outcome:
     """Bring back a backup's service folders (and what was staged in them); the files replaced are backed up first.
     Files outside the service folders are the learner's own and stay as they are."""
+    services = tuple(services)
     repo = open_repo(root)
     chosen = backups.find(repo, name)
     tree, staged_tree = backups.trees(repo, chosen)
@@ -295,6 +322,12 @@ def restore(root: Path, name: str, services: Iterable[str]) -> Outcome:
         root, "restore", "before-restore", lambda *_: (tree, []), services=services, staged=lambda _: staged_tree,
         what=f"workshop restore {chosen.name}",
     )
+    # A backup made before reset left the rest alone (or by hand) may hold a learner's notes that are gone now: named, not written.
+    outcome.outside = sorted(
+        name for name in repo.lines("ls-tree", "-z", "--name-only", tree)
+        if name not in services and not os.path.lexists(root / name)
+    )
+    outcome.backup_commit = chosen.commit
     return outcome
 
 
@@ -312,7 +345,7 @@ def diff(root: Path, course: Course, step: Step, *, against: str = "solution", s
 
     repo = open_repo(root)
     base, after = trees_around(repo, course, step)
-    mine = repo.tree_of(root)
+    mine = repo.tree_of(root, None if paths else course.services)  # a path named may lie outside the services
     if against == "start":
         left, right, names = base, mine, (f"start of step {step.number}", "your files")
     else:

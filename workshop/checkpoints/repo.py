@@ -487,16 +487,25 @@ class Repo:
     def tree_of_index(self, index: Path) -> str:
         return self.write_index_tree(index) or self.run("write-tree", index=index).strip()
 
-    def snapshot(self, index: Path) -> str:
-        """Stage the whole working tree (tracked, modified, untracked; never the ignored folders) into `index`, byte
-        for byte whatever the learner's attributes and config; its tree id."""
-        self.run("add", "-A", "-f", "--", *exclude_pathspecs(), index=index, exact_bytes=True)
+    def snapshot(self, index: Path, folders: Sequence[str] | None = None) -> str:
+        """Stage the working tree (tracked, modified, untracked; never the ignored folders) into `index`, byte for byte
+        whatever the learner's attributes and config; its tree id. With `folders`, only those top-level folders are
+        staged: every other entry stays as `index` holds it (a learner's notes, staged or not, are not read)."""
+        specs = exclude_pathspecs()
+        if folders is not None:
+            present = [name for name in folders if os.path.lexists(self.root / name)]
+            gone = [name for name in folders if name not in present]
+            if gone:  # a folder the learner deleted: its removal is staged (git add refuses a pathspec matching nothing)
+                self.run("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *gone, index=index)
+            specs = [f":(literal,top){name}" for name in present] + specs[1:] if present else []
+        if specs:
+            self.run("add", "-A", "-f", "--", *specs, index=index, exact_bytes=True)
         return self.tree_of_index(index)
 
-    def tree_of(self, path: Path) -> str:
-        """The tree of the working tree right now (a throwaway index)."""
+    def tree_of(self, path: Path, folders: Sequence[str] | None = None) -> str:
+        """The tree of the working tree right now (a throwaway index; with `folders`, only those as they are now)."""
         with self.temp_index() as index:
-            return self.snapshot(index)
+            return self.snapshot(index, folders)
 
     def switch(self, index: Path, current: str, target: str) -> None:
         """Make the working tree (which equals `current`, as staged in `index`) equal `target`, byte for byte."""

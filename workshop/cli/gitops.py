@@ -5,6 +5,7 @@ Thin: each parses options, calls one core function in workshop.checkpoints.build
 """
 
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -236,11 +237,17 @@ def restore(
     outcome = operations.restore(session.root, name, session.course.services)
     current = session.current()
     if not outcome.changed:
-        render.success("Your files already equal that backup; nothing was changed.")
+        render.success("Your service folders already equal that backup; nothing was changed.")
+    else:
+        render.success(f"Restored {name} ({len(outcome.changed)} files changed).")
+        _changed_files(outcome)
+        _backup_lines(outcome, session.root)
+    if outcome.outside:
+        shown = " ".join(shlex.quote(item) for item in outcome.outside)
+        render.paragraph(f"The backup also holds {', '.join(outcome.outside)}, outside the service folders, which restore "
+                         f"never writes. To bring them back: `git restore --source={outcome.backup_commit} -- {shown}`.")
+    if not outcome.changed:
         return
-    render.success(f"Restored {name} ({len(outcome.changed)} files changed).")
-    _changed_files(outcome)
-    _backup_lines(outcome, session.root)
     render.paragraph(f"The current step stayed at step {current.number} ({current.title}): restoring files does not move it. "
                      "`workshop goto N` moves it; `workshop restore --last` undoes this restore.")
 
