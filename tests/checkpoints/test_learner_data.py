@@ -192,3 +192,17 @@ def test_what_git_cannot_stage_outside_the_services_does_not_block(ws, loaded):
     outcome = operations.reset_to_step(ws, loaded, loaded.step(1))
     assert outcome.backup is not None and (scratch / "idea.txt").read_text() == "x\n"
     assert operations.diff(ws, loaded, loaded.step(1), against="start").text == ""
+
+
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_a_flagged_file_in_a_service_folder_is_saved_as_it_is_on_disk(ws, loaded, flag):
+    """git add passes over assume-unchanged and skip-worktree entries: the backup must still hold the learner's bytes."""
+    path = ws / "svc-b" / "app.py"
+    git(ws, "add", "-A")
+    git(ws, "update-index", flag, "svc-b/app.py")
+    path.write_text("# MY WORK\n")
+    outcome = operations.reset_to_step(ws, loaded, loaded.step(1))
+    assert outcome.backup is not None
+    assert git(ws, "show", f"{outcome.backup.commit}:svc-b/app.py") == "# MY WORK\n"
+    operations.restore(ws, outcome.backup.name, services())
+    assert path.read_text() == "# MY WORK\n"

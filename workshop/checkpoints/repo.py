@@ -499,8 +499,29 @@ class Repo:
                 self.run("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *gone, index=index)
             specs = [f":(literal,top){name}" for name in present] + specs[1:] if present else []
         if specs:
+            for flag, paths in self._passed_over(index, folders).items():  # else `git add` saves the index's copy
+                self.run("update-index", flag, "--", *paths, index=index)  # one flag per call: git applies the last one given
             self.run("add", "-A", "-f", "--", *specs, index=index, exact_bytes=True)
         return self.tree_of_index(index)
+
+    def _passed_over(self, index: Path, folders: Sequence[str] | None) -> dict[str, list[str]]:
+        """Entries `git add` would not read from the working tree, in `folders`: the flag that clears each kind."""
+        if not self.sha1_objects() or not index.is_file():
+            return {}
+        try:
+            entries = self._gitpython.IndexFile(self.repo, str(index)).entries
+        except Exception:  # an index format GitPython does not read: git goes by its flags
+            return {}
+        from git.index.typ import CE_VALID
+
+        found: dict[str, list[str]] = {}
+        for (path, _), entry in entries.items():
+            if folders is None or path.split("/", 1)[0] in folders:
+                if entry.flags & CE_VALID:
+                    found.setdefault("--no-assume-unchanged", []).append(path)
+                if entry.skip_worktree:
+                    found.setdefault("--no-skip-worktree", []).append(path)
+        return found
 
     def tree_of(self, path: Path, folders: Sequence[str] | None = None) -> str:
         """The tree of the working tree right now (a throwaway index; with `folders`, only those as they are now)."""
