@@ -95,7 +95,7 @@ def test_solve_and_diff(ws, cli):
 def test_solve_conflict_lists_files(ws, cli):
     (ws / "svc-b" / "app.py").write_text('def handler(event, context):\n    return {"statusCode": 500}\n')
     out = ok(cli("-w", str(ws), "solve", "--step", "1"))
-    assert "conflicts in 1 files" in out and "svc-b/app.py" in out
+    assert "conflicts in 1 file" in out and "svc-b/app.py" in out
     assert "<<<<<<<" in (ws / "svc-b" / "app.py").read_text()
     ok(cli("-w", str(ws), "reset", "--step", "1"))
     assert "<<<<<<<" not in (ws / "svc-b" / "app.py").read_text()
@@ -159,3 +159,13 @@ def test_restore_of_a_backup_holding_notes_names_the_command_that_brings_them_ba
     out = ok(cli("-w", str(ws), "restore", "--last"))
     assert f"git restore --source={commit} -- 'my notes.md'" in " ".join(out.split()), out
     assert not (ws / "my notes.md").exists()
+
+
+def test_odd_restore_and_diff_input_gets_one_line(ws, cli):
+    result = cli("-w", str(ws), "restore", "--last")
+    assert result.exit_code == 2 and "no backups yet" in result.output and "none yet" not in result.output, result.output
+    result = cli("-w", str(ws), "diff", "../../etc/passwd")
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and "outside the workspace" in lines[0], result.output
+    (ws / "svc-a" / "x.txt").write_text("x")
+    assert "(1 file changed)" in ok(cli("-w", str(ws), "reset", "--step", "1"))

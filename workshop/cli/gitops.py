@@ -95,7 +95,7 @@ def reset(
         render.print_json(_outcome_json(outcome))
         return
     if outcome.changed:
-        render.success(f"Your files are now at the start of step {chosen.number}: {chosen.title} ({len(outcome.changed)} files changed).")
+        render.success(f"Your files are now at the start of step {chosen.number}: {chosen.title} ({_files(len(outcome.changed))} changed).")
         _changed_files(outcome)
     else:
         render.success(f"Your files were already at the start of step {chosen.number}; nothing was changed.")
@@ -125,14 +125,14 @@ def solve(ctx: typer.Context, step: StepOpt = None, workspace_dir: WorkspaceOpt 
         return
     if outcome.conflicts:
         console.print(
-            f"[yellow]The solution of step {chosen.number} was merged with conflicts in {len(outcome.conflicts)} files.[/] "
+            f"[yellow]The solution of step {chosen.number} was merged with conflicts in {_files(len(outcome.conflicts))}.[/] "
             "Edit them where you see <<<<<<< / ======= / >>>>>>> (yours first, the solution second):",
             highlight=False, soft_wrap=True,
         )
         for path in outcome.conflicts:
             console.print(f"  [bold]{render.esc(path)}[/]", highlight=False)
     else:
-        render.success(f"Applied the solution of step {chosen.number} ({len(outcome.changed)} files changed).")
+        render.success(f"Applied the solution of step {chosen.number} ({_files(len(outcome.changed))} changed).")
         _changed_files(outcome)
     _backup_lines(outcome, session.root)
     console.print("Next: `workshop verify`.", highlight=False)
@@ -166,6 +166,10 @@ def diff(
     render.diff(result.left, result.right, result.text, stat=stat)
 
 
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
 def _relative(root: Path, path: Path) -> str:
     """PATH as git wants it: relative to the workspace root (given relative to the current folder, or already so)."""
     if "\x00" in str(path):
@@ -176,7 +180,12 @@ def _relative(root: Path, path: Path) -> str:
     try:
         return absolute.relative_to(root.resolve()).as_posix() or "."
     except ValueError:
-        return path.as_posix()
+        pass
+    if not path.is_absolute() and (root / path).resolve().is_relative_to(root.resolve()):
+        return path.as_posix()  # already relative to the workspace root
+    from workshop.errors import BadInput
+
+    raise BadInput(f"{path} is outside the workspace ({root}): name a file or folder inside it, or run `workshop diff` for all of your changes.")
 
 
 @app.command("backups")
@@ -229,8 +238,11 @@ def restore(
         raise BadInput("Choose one: `workshop restore NAME` or `workshop restore --last`.")
     if name is None:
         found = backups.list_all(open_repo(session.root))
-        if not last or not found:
-            newest = ", ".join(b.name for b in found[-3:][::-1]) or "none yet"
+        if not found:
+            raise BadInput("There are no backups yet: reset, solve and restore make one before they change a file. "
+                           "Run `workshop backups` to list them later.")
+        if not last:
+            newest = ", ".join(b.name for b in found[-3:][::-1])
             raise BadInput(f"Name a backup (newest first: {newest}) or use `workshop restore --last`; `workshop backups` lists them all.")
         name = found[-1].name
     name = backups.find(open_repo(session.root), name).name  # a unique start of a name is enough
@@ -239,7 +251,7 @@ def restore(
     if not outcome.changed:
         render.success("Your service folders already equal that backup; nothing was changed.")
     else:
-        render.success(f"Restored {name} ({len(outcome.changed)} files changed).")
+        render.success(f"Restored {name} ({_files(len(outcome.changed))} changed).")
         _changed_files(outcome)
         _backup_lines(outcome, session.root)
     if outcome.outside:
