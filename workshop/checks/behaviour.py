@@ -211,7 +211,10 @@ def poison_ride(ctx) -> Result:
     if not queues:
         return failed(f"{ctx.target.stack(RR)} has no SQS queue", "RideRecordDlq deployed",
                       f"Declare RideRecordDlq in {RR}/serverless.yml, then {deploy_cmd(RR)}.")
-    queue_url = next(iter(queues.values()))["PhysicalResourceId"]
+    from workshop.checks.live import need_sns_function
+    from workshop.checks.live_iam import function_queue
+
+    queue_url = function_queue(ctx, need_sns_function(ctx), queues)[1]["PhysicalResourceId"]
     earlier = (ctx.history.get("dead-letter-queue") or {}).get("checks", {}).get("poison-ride-dead-lettered", {})
     poison = (earlier.get("data") or {}).get("poison") if earlier.get("result") == "pending" else None
     if poison is None:  # a ride still in flight from the last run is looked for instead of publishing another

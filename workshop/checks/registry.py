@@ -106,7 +106,7 @@ _CHECKS = (
     _c("live-dlq-send-permission", "PutRideRecordSns's role allows sqs:SendMessage on the queue", RR, "live",
        "live_iam:dlq_send_permission", FN + ROLE + ("sqs:GetQueueAttributes",), reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     _c("poison-ride-dead-lettered", "A ride that cannot be stored ends in the DLQ (publishes a poison ride)", RR, "behaviour",
-       "behaviour:poison_ride", TOPIC + ("sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
+       "behaviour:poison_ride", TOPIC_FN + ("sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
        holds_at_end=False, writes=True, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     # subscription-dead-letter-queue
     _c("redrive-declared", "PutRideRecordSns's subscription names a dead letter queue SNS may send to", RR, "static",
