@@ -61,27 +61,69 @@ class SnsSubscription(_Added, CloudFormationModel):
     def physical_resource_id(self) -> str:
         return self.arn
 
+    _ATTRIBUTES = ("FilterPolicyScope", "FilterPolicy", "RedrivePolicy", "RawMessageDelivery", "DeliveryPolicy")
+
+    @classmethod
+    def _attributes(cls, props: dict[str, Any]) -> dict[str, Any]:
+        """The subscription attributes the properties set, as moto keeps them (policies as JSON text, raw delivery as
+        a boolean, as its Subscribe stores it); the scope first: the filter policy is read against it."""
+        values: dict[str, Any] = {}
+        for name in cls._ATTRIBUTES:
+            if name in props:
+                value = props[name]
+                if name == "RawMessageDelivery":
+                    values[name] = value if isinstance(value, bool) else str(value).lower() == "true"
+                else:
+                    values[name] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        return values
+
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],  # type: ignore[override]
                                         account_id: str, region_name: str, **kwargs: Any) -> SnsSubscription:
         from moto.sns.models import sns_backends
 
+        from workshop.emulator import sns_redrive
+
         props = cloudformation_json["Properties"]
         topic_arn = props["TopicArn"]
         backend = sns_backends[account_id][topic_arn.split(":")[3]]
+        values = cls._attributes(props)
+        if "RedrivePolicy" in values:  # refused before anything is made, as SNS refuses a Subscribe
+            sns_redrive.check(values["RedrivePolicy"], at_subscribe=True)
         subscription = backend.subscribe(topic_arn, props["Endpoint"], props["Protocol"])
-        for name in ("FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "RawMessageDelivery", "DeliveryPolicy"):
-            if name in props:
-                value = props[name]
-                value = json.dumps(value) if isinstance(value, dict) else str(value).lower() if isinstance(value, bool) else str(value)
+        try:
+            for name, value in values.items():
                 backend.set_subscription_attributes(subscription.arn, name, value)
+        except Exception:
+            backend.unsubscribe(subscription.arn)
+            raise
         return cls(subscription.arn, topic_arn)
 
     @classmethod
     def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
                                         cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        """The topic, endpoint and protocol replace the subscription (new ARN); the policies and raw delivery are
+        updated in place (same ARN, "No interruption" in CloudFormation's reference), and one no longer listed is
+        removed."""
+        from moto.sns.models import sns_backends
+
+        props = cloudformation_json["Properties"]
+        backend = sns_backends[account_id][original_resource.topic_arn.split(":")[3]]
+        current = backend.subscriptions.get(original_resource.arn)
+        if (current is None or props["TopicArn"] != original_resource.topic_arn or props["Endpoint"] != current.endpoint
+                or props["Protocol"] != current.protocol):
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        values = cls._attributes(props)
+        for name in cls._ATTRIBUTES:
+            if name in values:
+                backend.set_subscription_attributes(current.arn, name, values[name])
+            elif name in current.attributes and name != "RawMessageDelivery":
+                backend.set_subscription_attributes(current.arn, name, "")
+                current.attributes.pop(name, None)
+            elif name == "RawMessageDelivery":
+                current.attributes[name] = False
+        return original_resource
 
     def delete(self, account_id: str, region_name: str) -> None:
         from moto.sns.models import sns_backends

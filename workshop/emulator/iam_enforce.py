@@ -124,21 +124,29 @@ def allowed(account_id: str, region: str, role_arn: str, action: str, resource: 
     return decide(Principal(account_id, role_arn, "awslambda", region), action, resource) == iam_policy.ALLOWED
 
 
-def service_may_invoke(fn: Any, service_principal: str, source_arn: str) -> bool:
-    """Does the function's resource policy let `service_principal` (sns.amazonaws.com) invoke it for `source_arn`?"""
-    policy = getattr(fn, "policy", None)
+def service_allowed(policy: Any, service_principal: str, action: str, resource: str, source_arn: str) -> bool:
+    """Does a resource policy let `service_principal` (e.g. sns.amazonaws.com) do `action` on `resource` on behalf
+    of `source_arn`? An explicit Deny wins; conditions see aws:SourceArn and aws:SourceAccount."""
     context = {"aws:sourcearn": source_arn, "aws:sourceaccount": source_arn.split(":")[4] if source_arn.count(":") >= 4 else ""}
     allowed_ = False
-    for statement in getattr(policy, "statements", None) or []:
+    # a Lambda function's policy is an object with its statements; a queue's is the JSON text
+    statements = policy.statements if hasattr(policy, "statements") else iam_policy.statements_of(policy)
+    for statement in statements or []:
         named = statement.get("Principal")
         if not (named == "*" or (isinstance(named, dict) and (
                 service_principal in iam_policy.listed(named.get("Service")) or "*" in iam_policy.listed(named.get("AWS"))))):
             continue
-        if iam_policy.applies(statement, "lambda:InvokeFunction", ANY_RESOURCE, context):
+        if iam_policy.applies(statement, action, resource, context):
             if statement.get("Effect", "Allow") == "Deny":
                 return False
             allowed_ = True
     return allowed_
+
+
+def service_may_invoke(fn: Any, service_principal: str, source_arn: str) -> bool:
+    """Does the function's resource policy let `service_principal` (sns.amazonaws.com) invoke it for `source_arn`?"""
+    return service_allowed(getattr(fn, "policy", None), service_principal, "lambda:InvokeFunction", ANY_RESOURCE,
+                           source_arn)
 
 
 # ---- requests ------------------------------------------------------------------------------------------------

@@ -14,9 +14,16 @@ def _lambda(module: ModuleType) -> None:
 
 
 def _sns(module: ModuleType) -> None:
-    from workshop.emulator import sns_delivery
+    from workshop.emulator import sns_delivery, sns_redrive
 
     sns_delivery.patch(module)
+    sns_redrive.patch_models(module)
+
+
+def _sns_responses(module: ModuleType) -> None:
+    from workshop.emulator import sns_redrive
+
+    sns_redrive.patch_responses(module)
 
 
 def _cfn_parsing(module: ModuleType) -> None:
@@ -60,6 +67,7 @@ def install() -> None:
     """Register every patch; each runs when moto imports its module."""
     after_import("moto.awslambda.models", _lambda)
     after_import("moto.sns.models", _sns)
+    after_import("moto.sns.responses", _sns_responses)
     after_import("moto.cloudformation.parsing", _cfn_parsing)
     after_import("moto.cloudformation.models", _cfn_models)
     after_import("moto.apigateway.models", _apigateway)

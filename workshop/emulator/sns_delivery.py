@@ -1,6 +1,8 @@
 """SNS -> Lambda as AWS delivers it: a real SNS event (true topic and subscription ARNs), invoked asynchronously.
 
 Stock moto calls the function synchronously through Docker with a placeholder event. Other protocols are untouched.
+A delivery SNS cannot make (the function is gone, or may not be invoked by SNS for this topic) goes to the
+subscription's dead letter queue when it has one (sns_redrive), else it is dropped, as on AWS.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from types import ModuleType
 from typing import Any
 
-from workshop.emulator import async_invoke, iam_enforce
+from workshop.emulator import async_invoke, iam_enforce, sns_redrive
 
 log = logging.getLogger("workshop.emulator.sns")
 
@@ -46,21 +48,21 @@ def sns_event(subscription: Any, message: str, message_id: str, subject: str | N
     }]}
 
 
-def _may_invoke(account_id: str, region: str, name: str, qualifier: str | None, topic_arn: str) -> bool:
-    """SNS invokes a function only when the function's resource policy allows sns.amazonaws.com for this topic
-    (AWS::Lambda::Permission); otherwise the delivery fails (AWS retries it, then drops it or redrives it)."""
+def _refusal(account_id: str, region: str, name: str, qualifier: str | None, topic_arn: str) -> str | None:
+    """Why SNS cannot invoke the function (a client-side error: not retried), or None when it can.
+
+    SNS invokes a function only when it exists and its resource policy allows sns.amazonaws.com for this topic
+    (AWS::Lambda::Permission)."""
     from moto.awslambda.utils import get_backend
 
     try:
         fn = get_backend(account_id, region).get_function(name, qualifier)
     except Exception:  # noqa: BLE001 - the function is gone: nothing to deliver to
-        log.warning("SNS delivery from %s: function %s not found", topic_arn, name)
-        return False
+        return f"function {name} not found"
     if iam_enforce.service_may_invoke(fn, "sns.amazonaws.com", topic_arn):
-        return True
-    log.warning("SNS delivery from %s to %s failed: its resource policy does not allow sns.amazonaws.com to invoke it "
-                "(add an AWS::Lambda::Permission); the message is dropped", topic_arn, name)
-    return False
+        return None
+    return (f"the resource policy of {name} does not allow sns.amazonaws.com to invoke it "
+            "(add an AWS::Lambda::Permission)")
 
 
 def patch(models: ModuleType) -> None:
@@ -81,7 +83,9 @@ def patch(models: ModuleType) -> None:
         parts = self.endpoint.split(":")
         region, name = parts[3], parts[6]
         qualifier = parts[7] if len(parts) > 7 else None
-        if not _may_invoke(parts[4], region, name, qualifier, self.topic.arn):
+        refused = _refusal(parts[4], region, name, qualifier, self.topic.arn)
+        if refused is not None:
+            sns_redrive.redrive(self, message, message_id, subject, message_attributes, refused)
             return None
         event = sns_event(self, message, message_id, subject, message_attributes)
         async_invoke.submit(parts[4], region, name, event, qualifier)
