@@ -213,15 +213,22 @@ def _queue_policy_allows(policy: dict, queue_arn: str, topic: str) -> bool:
 
 
 def _subscription(ctx, topic: str, fn: dict) -> dict:
-    client = ctx.client("sns")
-    subs = [s for page in client.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
-            for s in page["Subscriptions"] if s.get("Protocol") == "lambda"
-            and s["Endpoint"].split(":$LATEST")[0] == fn["FunctionArn"]]
+    from workshop.checks.live import lambda_subscriptions, subscription_attributes
+
+    subs = [s for s in lambda_subscriptions(ctx, topic) if s["Endpoint"].split(":$LATEST")[0] == fn["FunctionArn"]]
     if not subs:
+        from workshop.checks.live import files
+
+        sf = files(ctx, RR)
+        if sf is not None and hand_subscriptions(sf):
+            fix = (f"Your AWS::SNS::Subscription replaced the sns event's subscription in one deploy: SNS handed the same "
+                   f"subscription back for it, and CloudFormation then deleted it with the old resource. Run "
+                   f"{aws.recreate_cmd(RR)} to create it afresh (or keep the `sns` event with its `redrivePolicy`).")
+        else:
+            fix = f"Keep PutRideRecordSns's `sns` event in {RR_YML}, then {deploy_cmd(RR)}."
         raise Problem(failed("the topic has no lambda subscription to PutRideRecordSns",
-                             f"the subscription of {ctx.step_ref('deploy-subscription')}",
-                             f"Keep PutRideRecordSns's `sns` event in {RR_YML}, then {deploy_cmd(RR)}."))
-    return client.get_subscription_attributes(SubscriptionArn=subs[0]["SubscriptionArn"])["Attributes"]
+                             f"the subscription of {ctx.step_ref('deploy-subscription')}", fix))
+    return subscription_attributes(ctx, subs[0]["SubscriptionArn"])
 
 
 def _declares_redrive(ctx) -> bool:
