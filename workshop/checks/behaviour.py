@@ -276,7 +276,7 @@ def undelivered_ride(ctx) -> Result:
         return failed(f"SNS may not invoke {name} at all: every ride already goes to the queue", "SNS may invoke PutRideRecordSns",
                       f"Keep PutRideRecordSns's `sns` event (the framework adds the permission), then {deploy_cmd(RR)}.")
     marker = f"workshop-undelivered-{uuid.uuid4().hex[:12]}"
-    changed = f"SNS's permission to invoke {name} was removed for {{:.0f}} s and put back"
+    changed = f"SNS's permission to invoke {name} was removed for {{:.1f}} s and put back"
     removed, started, outcome = [], time.monotonic(), None
     try:
         for statement in mine:

@@ -116,7 +116,7 @@ _CHECKS = (
        TOPIC_FN + ("sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
        reference=DOCS_AWS + "sns/latest/dg/sns-dead-letter-queues.html"),
     _c("undelivered-ride-redriven",
-       "A message SNS cannot deliver ends in the subscription's queue (removes SNS's invoke permission for seconds)", RR,
+       "A message SNS cannot deliver ends in the subscription's queue (removes SNS's invoke permission for seconds and restores it; publishes a test message)", RR,
        "behaviour", "behaviour:undelivered_ride",
        TOPIC_FN + ("sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes", "sqs:GetQueueUrl", "lambda:GetPolicy",
                    "lambda:RemovePermission", "lambda:AddPermission", "sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
