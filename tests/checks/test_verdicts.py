@@ -260,6 +260,8 @@ def test_the_architecture_follows_the_checkpoints(states):
     ("Configuration error at 'functions.PutRideRecordSns.events.0.sns.redrivePolicy.deadLetterTargetRef': must be string",
      "not `Ref:` or `!Ref`"),
     ("Configuration error at 'functions.PutRideRecordSns': unrecognized property 'redrivePolicy'", "beside `arn`"),
+    ("RidesSubscription - Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
+     "keep the `sns` event"),
 ])
 def test_a_misspelt_redrive_policy_gets_the_pages_fix(tmp_path, line, says):
     from workshop.deploy import osls

@@ -244,6 +244,10 @@ def _redrive_misspelt(text: str, service: str) -> str | None:
     if re.search(r"redrivePolicy\.deadLetterTargetRef'?: must be string", text):
         return (f"In {service}/serverless.yml, write `deadLetterTargetRef:` as the queue's logical ID in plain text "
                 f"(not `Ref:` or `!Ref`), {again}")
+    if "Subscription already exists with different attributes" in text:
+        return (f"SNS keeps one subscription per topic and function, and the topic already has one (the `sns` event's): in "
+                f"{service}/serverless.yml keep the `sns` event with its `redrivePolicy` instead of a hand-written "
+                f"AWS::SNS::Subscription, {again}")
     if re.search(r"unrecognized property 'redrivePolicy'", text):
         return (f"In {service}/serverless.yml, `redrivePolicy` belongs inside the function's `sns` event, beside `arn`, "
                 f"not on the function itself: move it, {again}")
