@@ -41,10 +41,13 @@ def _queue_of_arn(sf: ServiceFile, value: Any, queues: dict) -> str | None:
     return None
 
 
+_SQS_ARN = re.compile(r"^arn:aws[\w-]*:sqs:(\$\{[^}]*\}|[^:]*):(\$\{[^}]*\}|[^:]*):(.+)$")
+
+
 def _pasted(arn: str) -> bool:
     """An SQS ARN whose Region or account is written out: it works in one account and Region only."""
-    parts = arn.split(":")
-    return len(parts) == 6 and ("${" not in parts[3] or "${" not in parts[4])
+    found = _SQS_ARN.match(arn)
+    return bool(found) and ("${" not in found.group(1) or "${" not in found.group(2))
 
 
 def _judge_target(sf: ServiceFile, policy: Any, queues: dict, *, event: bool) -> tuple[str | None, Result | None]:
