@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import start_emulator, wait_for
+from emulator_support import FIXTURES, OSLS, STAGE, start_emulator, wait_for
 
 from workshop import emulator
 
@@ -121,6 +122,9 @@ def test_the_redrive_policy_is_kept_and_what_sns_refuses_is_refused(emu):
     assert bad_json["Code"] == "InvalidParameter"
     assert bad_json["Message"].startswith("Invalid parameter: RedrivePolicy: failed to parse JSON.")
     assert _error(set_to("{}"))["Message"] == "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn"
+    assert _error(lambda: sns.set_subscription_attributes(  # an unknown subscription is not found before anything
+        SubscriptionArn=f"{topic}:00000000-0000-0000-0000-000000000000", AttributeName="RedrivePolicy",
+        AttributeValue="{invalidjson}"))["Code"] == "NotFound"
     # refusals left the policy as it was; an empty value removes it
     assert json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq}
@@ -204,7 +208,7 @@ def test_a_dlq_whose_policy_does_not_let_sns_send_drops_the_message(emu):
 
 # ---- CloudFormation, as osls compiles an sns event's redrivePolicy ------------------------------------------
 
-def _template(redrive: object | None = None, permission: bool = False) -> str:
+def _template(redrive: object | None = None, permission: bool = False, topic: str | None = None) -> str:
     resources: dict = {
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "cfn-rides"}},
         "Dlq": {"Type": "AWS::SQS::Queue"},
@@ -213,7 +217,7 @@ def _template(redrive: object | None = None, permission: bool = False) -> str:
             "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
             "Code": {"S3Bucket": "redrive-code", "S3Key": "fn.zip"}}},
         "Sub": {"Type": "AWS::SNS::Subscription", "Properties": {
-            "TopicArn": {"Ref": "Topic"}, "Protocol": "lambda", "Endpoint": {"Fn::GetAtt": ["Fn", "Arn"]}}},
+            "TopicArn": topic or {"Ref": "Topic"}, "Protocol": "lambda", "Endpoint": {"Fn::GetAtt": ["Fn", "Arn"]}}},
     }
     if redrive is not None:
         resources["Sub"]["Properties"]["RedrivePolicy"] = redrive
@@ -264,13 +268,52 @@ def test_a_stack_gives_the_subscription_its_dlq_in_place_and_refuses_a_bad_one(e
     assert json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq}
 
-    # a new stack with a bad policy leaves no subscription behind
-    cfn.create_stack(StackName="redrive-bad", TemplateBody=_template(bad).replace("cfn-rides", "cfn-bad"),
+    # a new stack with a bad policy on a topic it does not own leaves no subscription on it
+    outside = sns.create_topic(Name="cfn-outside")["TopicArn"]
+    cfn.create_stack(StackName="redrive-bad", TemplateBody=_template(bad, topic=outside).replace("cfn-rides", "cfn-bad"),
                      Capabilities=["CAPABILITY_IAM"])
     assert cfn.describe_stacks(StackName="redrive-bad")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
-    assert not [s for s in sns.list_subscriptions()["Subscriptions"] if ":cfn-bad:" in s["SubscriptionArn"]]
+    assert sns.list_subscriptions_by_topic(TopicArn=outside)["Subscriptions"] == []
 
     # removing the policy from the template removes it from the subscription
     cfn.update_stack(StackName="redrive", TemplateBody=_template(permission=True), Capabilities=["CAPABILITY_IAM"])
     assert _physical(cfn, "redrive", "Sub") == sub
     assert "RedrivePolicy" not in sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+
+
+# ---- the real osls: an sns event's redrivePolicy, added to a deployed service ------------------------------
+
+def test_an_osls_redrive_policy_added_to_a_deployed_service_catches_an_undeliverable_message(emu, tmp_path):
+    if not OSLS.exists():
+        pytest.skip("osls is not installed (run `npm ci`)")
+    service = tmp_path / "record"
+    shutil.copytree(FIXTURES / "record", service)
+    emu.osls(service, "deploy")
+    cfn, sns, lam = emu.client("cloudformation"), emu.client("sns"), emu.client("lambda")
+    stack = f"fixture-record-{STAGE}"
+    topic = next(o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+                 if o["OutputKey"] == "TopicArn")
+    (before,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+
+    config = (service / "serverless.yml").read_text()
+    marker = "          topicName: fixture-rides-${sls:stage}\n"
+    assert marker in config
+    (service / "serverless.yml").write_text(config.replace(marker, marker + "          redrivePolicy:\n"
+                                                           "            deadLetterTargetRef: RecordDlq\n"))
+    emu.osls(service, "deploy")
+    (after,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert after["SubscriptionArn"] == before["SubscriptionArn"]
+    url = next(r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+               if r["LogicalResourceId"] == "RecordDlq")
+    dlq = emu.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=after["SubscriptionArn"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dlq}
+
+    # SNS may no longer invoke the function: the message lands in the queue osls's QueuePolicy opened to SNS
+    function = after["Endpoint"].split(":")[6]
+    policy = json.loads(lam.get_policy(FunctionName=function)["Policy"])
+    for statement in policy["Statement"]:
+        lam.remove_permission(FunctionName=function, StatementId=statement["Sid"])
+    sns.publish(TopicArn=topic, Message='{"RideId": "redriven"}')
+    (dead,) = wait_for(lambda: _messages(emu, url), timeout=20)
+    assert json.loads(json.loads(dead["Body"])["Message"]) == {"RideId": "redriven"}

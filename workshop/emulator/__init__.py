@@ -15,6 +15,7 @@ One module per gap moto leaves (patches.py says which patch applies to which mot
     cfn_failures, cfn_validate, cfn_updates       stacks fail and roll back as CloudFormation's; schema checks; updates
     logs_limits                                   CloudWatch Logs quotas (FilterLogEvents 5/s)
     async_invoke, sns_delivery                    SNS and Event invocations: background, retried, then DLQ/destination
+    sns_redrive                                   a subscription's RedrivePolicy: validated, undeliverable messages to it
     cfn_types, cfn_fixes, s3_policy               CloudFormation types moto skips and the bugs Serverless deploys hit
     gateway, tls, runtime/_workshop_netroute.py   execute-api over HTTP(S), also from inside a function
     persist, server, activity                     the process itself and its state across restarts

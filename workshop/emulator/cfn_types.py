@@ -118,11 +118,11 @@ class SnsSubscription(_Added, CloudFormationModel):
         for name in cls._ATTRIBUTES:
             if name in values:
                 backend.set_subscription_attributes(current.arn, name, values[name])
-            elif name in current.attributes and name != "RawMessageDelivery":
+            elif name == "RawMessageDelivery":
+                current.attributes[name] = False  # its default, always listed
+            elif name in current.attributes:
                 backend.set_subscription_attributes(current.arn, name, "")
                 current.attributes.pop(name, None)
-            elif name == "RawMessageDelivery":
-                current.attributes[name] = False
         return original_resource
 
     def delete(self, account_id: str, region_name: str) -> None:

@@ -171,7 +171,7 @@ def patch_models(models: ModuleType) -> None:
 
     @functools.wraps(original)
     def set_subscription_attributes(self: Any, arn: str, name: str, value: Any) -> None:
-        if name == ATTRIBUTE:
+        if name == ATTRIBUTE and arn in self.subscriptions:  # an unknown subscription: moto's NotFound comes first
             check(value, at_subscribe=False)
             if value is None or value == "":
                 original(self, arn, name, value)  # existence checks, then the policy is removed
