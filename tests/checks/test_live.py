@@ -17,6 +17,16 @@ FN = "wild-rydes-ride-record-dev-{}"
 PROBES = {}  # step number -> [probe(world, root) -> dict of results]; run right after that step passed
 
 
+def _numbers():
+    from workshop.course import model as course
+
+    steps = course.load().steps
+    return {s.id: s.number for s in steps}, steps[-1].number
+
+
+NUMBER, LAST = _numbers()
+
+
 class Probes(dict):
     """Probe results; a probe that raised fails the test reading it, with its error."""
 
@@ -179,13 +189,43 @@ def forgot_send_message(world, root):
             iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(_document(doc)))
 
 
-@probe(13)
+@probe(LAST)
 def end_of_module(world, root):
     from workshop.checks import runner as verify
     from workshop.course import model as course
 
     ids = verify.end_checks(course.load())
     return world.run(root, ids)
+
+
+SUBSCRIPTION_DLQ = NUMBER["subscription-dead-letter-queue"]
+
+
+def _sns_statements(world):
+    policy = json.loads(world.client("lambda").get_policy(FunctionName=FN.format("PutRideRecordSns"))["Policy"])
+    return [s for s in policy["Statement"] if "sns.amazonaws.com" in json.dumps(s.get("Principal"))]
+
+
+@probe(SUBSCRIPTION_DLQ)
+def invoke_permission_given_back(world, root):
+    """The behaviour check removed SNS's permission and gave it back under its own Sid: run it again, look again."""
+    before = _sns_statements(world)
+    result = world.run(root, ["undelivered-ride-redriven"])["undelivered-ride-redriven"]
+    return {"before": before, "after": _sns_statements(world), "result": result}
+
+
+@probe(SUBSCRIPTION_DLQ)
+def subscription_queue_policy_removed(world, root):
+    """A queue whose policy does not let SNS send: the live check says so, the undelivered message is lost."""
+    sqs = world.client("sqs")
+    resources = world.client("cloudformation").list_stack_resources(StackName="wild-rydes-ride-record-dev")["StackResourceSummaries"]
+    url = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "RidesSnsSubscriptionDlq")
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+    try:
+        return world.run(root, ["live-subscription-redrive", "undelivered-ride-redriven"])
+    finally:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
 
 
 def _lambda_subscriptions(world):
@@ -195,7 +235,7 @@ def _lambda_subscriptions(world):
     return sns, topic, [s for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if s["Protocol"] == "lambda"]
 
 
-@probe(13)  # last: deleting and re-making a subscription must not leak into the other steps
+@probe(LAST)  # last: deleting and re-making a subscription must not leak into the other steps
 def subscription_mistakes(world, root):
     sns, topic, subs = _lambda_subscriptions(world)
     fn_arn = world.client("lambda").get_function_configuration(FunctionName=FN.format("PutRideRecordSns"))["FunctionArn"]
@@ -233,7 +273,7 @@ def _failing_after(chain, number):
     return {r.check.id for r in chain["steps"][number].after.runs if not r.result.passed}
 
 
-@pytest.mark.parametrize("number", range(14))
+@pytest.mark.parametrize("number", sorted(NUMBER.values()))
 def test_step_fails_at_its_start_and_passes_after(chain, number):
     done = chain["steps"][number]
     failing = _failing_after(chain, number)
@@ -283,11 +323,14 @@ def test_no_check_made_an_undeclared_call(chain):
 def test_deploys_are_few(chain):
     print("deploys", chain["world"].deploy_seconds, "probes", chain["timings"])
     print("checks", {n: (round(sum(r.result.seconds for r in s.after.runs), 1)) for n, s in chain["steps"].items()})
-    assert chain["world"].deploys == 7 + 2  # two of them by the wrong-name probe of step 6
+    from workshop.course import model as course
+
+    deploying = sum(len(s.deploys) for s in course.load().steps)
+    assert chain["world"].deploys == deploying + 2  # two of them by the wrong-name probe of step 6
 
 
 def test_before_each_deploy_step_the_fix_names_the_deploy(chain):
-    for number, service in ((3, RR), (6, WR), (10, RR), (12, WR), (13, RR)):
+    for number, service in ((3, RR), (6, WR), (10, RR), (12, WR), (13, RR), (NUMBER["subscription-dead-letter-queue"], RR)):
         failing = [r.result for r in chain["steps"][number].before.runs if r.result.result == "fail" and r.check.family == "live"]
         assert failing and any(f"workshop deploy {service}" in r.fix for r in failing), (number, failing)
 
@@ -374,3 +417,19 @@ def test_checks_that_hold_at_the_end_pass_at_the_end(chain):
     if failing and set(failing) <= END_GAPS:
         pytest.xfail(f"emulator gaps only: {sorted(failing)}")
     assert not failing, sorted(failing)
+
+
+def test_the_undelivered_message_reaches_the_subscriptions_queue_and_the_permission_comes_back(chain):
+    result = {r.check.id: r.result for r in chain["steps"][SUBSCRIPTION_DLQ].after.runs}["undelivered-ride-redriven"]
+    assert result.passed and "workshop-undelivered-" in result.observed and "put back" in result.observed
+    again = chain["probes"]["invoke_permission_given_back"]
+    assert again["result"].passed, again["result"]
+    assert again["before"] and again["after"] == again["before"]
+
+
+def test_a_subscription_queue_sns_may_not_send_to_fails_live_and_behaviour(chain):
+    found = chain["probes"]["subscription_queue_policy_removed"]
+    live, behaviour = found["live-subscription-redrive"], found["undelivered-ride-redriven"]
+    assert live.result == "fail" and "policy does not let SNS send" in live.observed and "deadLetterTargetRef" in live.fix
+    assert behaviour.result == "fail" and "put back" in behaviour.observed and "is not in" in behaviour.observed
+    assert _sns_statements(chain["world"]), "the behaviour check gave SNS's permission back after failing"

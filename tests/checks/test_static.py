@@ -6,10 +6,11 @@ import pytest
 
 from tests.checks.conftest import edit, run_check
 from workshop.checks import registry
+from workshop.course import model as course_model
 
 RR_YML, WR_YML = "wild-rydes-ride-record/serverless.yml", "wild-rydes/serverless.yml"
 # Step number -> the static checks it runs (from steps/course.toml through the registry).
-CODE_STEPS = (1, 2, 5, 7, 8, 9, 11, 13)
+CODE_STEPS = tuple(s.number for s in course_model.load().steps if {"code", "config"} & set(s.kinds))
 OWN_TESTS = {"ride-record-tests-pass", "wild-rydes-tests-pass"}
 
 
@@ -228,3 +229,31 @@ def test_broken_yaml_names_the_line(workspace):
     edit(ws, RR_YML, "functions:\n", "functions:\n  - : [\n")
     result = run_check(ws, "http-function-declared")
     assert result.result == "fail" and "line" in result.observed
+
+
+# --- a hand-written subscription (the end state step 14 allows) also answers step 9's check -----------------------
+HAND_SUBSCRIPTION = """    RidesSubscription:
+      Type: AWS::SNS::Subscription
+      Properties:
+        Protocol: lambda
+        TopicArn: ${ssm:/wild-rydes/${sls:stage}/SnsTopicArn}
+        Endpoint: !GetAtt PutRideRecordSnsLambdaFunction.Arn
+"""
+HAND_PERMISSION = """    RidesSnsInvokePermission:
+      Type: AWS::Lambda::Permission
+      Properties:
+        FunctionName: !GetAtt PutRideRecordSnsLambdaFunction.Arn
+        Action: lambda:InvokeFunction
+        Principal: sns.amazonaws.com
+        SourceArn: ${ssm:/wild-rydes/${sls:stage}/SnsTopicArn}
+"""
+
+
+@pytest.mark.parametrize("permission, verdict", [(True, "pass"), (False, "fail")])
+def test_a_hand_written_subscription_answers_the_sns_event_check_with_its_permission(workspace, permission, verdict):
+    ws = workspace(9)
+    text = (ws / RR_YML).read_text()
+    event = text[text.index("    events:\n      # The topic belongs"):text.index("resources:")]
+    edit(ws, RR_YML, event, "\n")
+    edit(ws, RR_YML, "  Resources:\n", "  Resources:\n" + HAND_SUBSCRIPTION + (HAND_PERMISSION if permission else ""))
+    assert run_check(ws, "sns-event-declared").result == verdict

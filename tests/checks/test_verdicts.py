@@ -251,3 +251,21 @@ def test_the_architecture_follows_the_checkpoints(states):
     assert after_9.sns_function and after_9.subscribed and after_9.http_call and not after_9.publishes
     assert features(states(11)).publishes and not features(states(11)).http_call
     assert features(states(13)).dlq and not features(states(11)).dlq
+    assert features(states(14)).subscription_dlq == "RidesSnsSubscriptionDlq" and not features(states(13)).subscription_dlq
+
+
+@pytest.mark.parametrize("line, says", [
+    ("Configuration error at 'functions.PutRideRecordSns.events.0.sns.redrivePolicy.deadLetterTargetArn': must be string",
+     "`deadLetterTargetRef:`"),
+    ("Configuration error at 'functions.PutRideRecordSns.events.0.sns.redrivePolicy.deadLetterTargetRef': must be string",
+     "not `Ref:` or `!Ref`"),
+    ("Configuration error at 'functions.PutRideRecordSns': unrecognized property 'redrivePolicy'", "beside `arn`"),
+    ("RidesSubscription - Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
+     "keep the `sns` event"),
+])
+def test_a_misspelt_redrive_policy_gets_the_pages_fix(tmp_path, line, says):
+    from workshop.deploy import osls
+    from workshop.deploy.targets import Target
+
+    message = osls.explain_failure("wild-rydes-ride-record", "deploy", Target(), ["Error:", line], tmp_path)
+    assert says in message and "workshop deploy wild-rydes-ride-record" in message

@@ -315,3 +315,23 @@ def test_a_reader_that_goes_away_is_not_a_crash(learner, monkeypatch):
     root = learner(0, current=0)
     result = run("status", "--workspace", str(root))
     assert result.exit_code == 1 and "Unexpected error" not in result.output, result.output
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_subscription_dlq_page_loses_no_word(learner, width):
+    """`workshop show` on the bonus step: every word of its page (markdown marks aside) reaches the screen whole."""
+    from workshop.course import model as course
+
+    step = course.load().step("subscription-dead-letter-queue")
+    root = learner(step.number - 1, current=step.number)
+    result = run("show", str(step.number), "--no-pager", "--workspace", str(root), width=width)
+    assert result.exit_code == 0, result.output
+    assert_fits("\n".join(line for line in result.stdout.splitlines() if "http" not in line), width)
+
+    def words(text: str) -> list[str]:
+        return [w.strip(".:,;'-") for w in re.findall(r"[\w:.'/${}\-]+", text)]
+
+    shown = set(words(ANSI.sub("", result.stdout)))
+    page = re.sub(r"^\s*```\w*$|^\s*\d+\. |[*`#]", " ", step.text().replace("<!-- checks -->", ""), flags=re.MULTILINE)
+    missing = [w for w in words(page) if w and w not in shown]
+    assert missing == [], missing

@@ -317,6 +317,16 @@ def test_osls_packages_the_finished_module(templates):
     assert granted(record, "sqs:SendMessage") == [{"Fn::GetAtt": ["RideRecordDlq", "Arn"]}]
     subscriptions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
     assert [(s["TopicArn"], s["Protocol"]) for s in subscriptions] == [(TOPIC_ARN, "lambda")]
+    # The bonus step's `redrivePolicy: {deadLetterTargetRef: ...}`: osls writes the subscription's RedrivePolicy and
+    # the queue policy that lets SNS (from this topic only) send to the queue; the function's role is not involved.
+    assert subscriptions[0]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["RidesSnsSubscriptionDlq", "Arn"]}}
+    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    assert policy["Queues"] == [{"Ref": "RidesSnsSubscriptionDlq"}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == {"Fn::GetAtt": ["RidesSnsSubscriptionDlq", "Arn"]}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": TOPIC_ARN}}
+    assert granted(record, "sqs:SendMessage") == [{"Fn::GetAtt": ["RideRecordDlq", "Arn"]}]
 
     rydes = templates[FINAL, WILD_RYDES]
     request_ride = rydes["Resources"]["RequestRideLambdaFunction"]["Properties"]

@@ -13,10 +13,10 @@ from workshop.errors import BadInput, CourseError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_real_course_has_steps_0_to_13_with_unique_slug_ids():
+def test_real_course_has_steps_0_to_14_with_unique_slug_ids():
     loaded = course.load(REPO)
-    assert [s.number for s in loaded.steps] == list(range(14))
-    assert len({s.id for s in loaded.steps}) == 14
+    assert [s.number for s in loaded.steps] == list(range(15))
+    assert len({s.id for s in loaded.steps}) == 15
     assert all(course.SLUG.match(s.id) for s in loaded.steps)
     assert {q.id for q in loaded.questions} == {"cost", "order", "retries"}
     for step in loaded.steps:
@@ -30,9 +30,9 @@ def test_real_course_matches_the_module_order():
     loaded = course.load(REPO)
     kinds = {s.number: set(s.kinds) for s in loaded.steps}
     assert kinds[0] == {"deploy"} and kinds[1] == {"code", "config"} and kinds[4] == {"behaviour"}
-    assert "reliability" in kinds[13]
+    assert "reliability" in kinds[13] and "reliability" in kinds[14]
     deploying = [s.number for s in loaded.steps if s.deploys]
-    assert deploying == [0, 3, 6, 10, 12, 13]
+    assert deploying == [0, 3, 6, 10, 12, 13, 14]
 
 
 def test_step_lookup_by_number_and_id(sample_course):

@@ -57,3 +57,15 @@ def test_the_reliability_story_names_what_the_function_dlq_misses():
     for text in (retries, page):
         for idea in ("redrivePolicy", "onFailure", "maximumRetryAttempts", "maximumEventAge", "ApproximateNumberOfMessagesVisible"):
             assert idea in text, idea
+
+
+def test_the_subscription_dlq_page_warns_about_each_mistake_its_cases_hold():
+    """Each mistake of steps/cases/14-*.toml is one the page warns about (the check's fix then names the page's change)."""
+    page = " ".join(LOADED.step("subscription-dead-letter-queue").text().split())
+    for warning in ("unrecognized property 'redrivePolicy'", "must be string", "not `Ref:` or `!Ref`", "pasted ARN",
+                    "not RideRecordDlq", "`AWS::SQS::QueuePolicy`", "`AWS::Lambda::Permission`", "subscribe the function twice",
+                    "deadLetterTargetRef: RidesSnsSubscriptionDlq"):
+        assert warning in page, warning
+    hints = " ".join(LOADED.step("subscription-dead-letter-queue").hints)
+    assert "`workshop " not in LOADED.step("subscription-dead-letter-queue").hints[0]
+    assert "deadLetterTargetRef" in hints and "AWS::SQS::QueuePolicy" in hints

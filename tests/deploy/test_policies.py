@@ -119,6 +119,8 @@ def test_a_learner_may_not_grant_themselves_more(template):
                 assert condition == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
             elif action.startswith("cloudformation:"):  # stack changes only through that role
                 assert condition == {"ArnEquals": {"cloudformation:RoleArn": ROLE_ARN}}, f"{name}: {action}"
+            elif action == "lambda:AddPermission" and name == "VerifyPolicy":  # only SNS's invoke permission, given back
+                assert condition == {"StringEquals": {"lambda:Principal": "sns.amazonaws.com"}}, f"{name}: {action}"
             else:
                 pytest.fail(f"{name} allows {action}, which lets a learner raise their own rights")
 
@@ -138,7 +140,8 @@ def test_the_deployment_role_only_makes_bounded_roles_and_passes_them_to_lambda(
         for resource in resources:
             for protected in (ROLE_ARN, BOUNDARY_ARN, f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/workshop-class/deployment-role"):
                 assert not fnmatch.fnmatch(protected, resource) or resource == "*" and action in (
-                    "logs:DescribeLogGroups", "sns:GetSubscriptionAttributes", "sns:Unsubscribe"), (action, resource)
+                    "logs:DescribeLogGroups", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes",
+                    "sns:Unsubscribe"), (action, resource)
     denied = [st for st in role["Statement"] if st["Effect"] == "Deny"]
     assert any("iam:DeleteRolePermissionsBoundary" in _as_list(st["Action"]) for st in denied)
     boundary = docs["FunctionBoundary"]
@@ -164,6 +167,8 @@ def _normal(document) -> dict:
 
 def test_the_template_carries_the_verify_policy_the_checks_need(template):
     assert _normal(_documents(template)["VerifyPolicy"]) == _normal(runner.iam_policy())
+    conditions = {st["Sid"]: st.get("Condition") for st in runner.iam_policy()["Statement"]}
+    assert {st["Sid"]: st.get("Condition") for st in _documents(template)["VerifyPolicy"]["Statement"]} == conditions
 
 
 def test_the_runner_reads_the_parameters_the_template_writes(template):

@@ -1,4 +1,5 @@
-"""Behaviour checks: request a real ride and follow it, publish a poison ride to the topic. The only checks that WRITE."""
+"""Behaviour checks: request a real ride and follow it, publish a poison ride to the topic, cut SNS off the record function
+for a moment. The only checks that WRITE."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ SKEW = 900.0  # the RideId is searched 15 minutes either side of the request: cl
 MAX_LOG_PAGES = 10
 DLQ_TIMEOUT = {"local": 30.0, "aws": 20.0}
 DLQ_WAIT = 600.0  # --wait on real AWS: Lambda retries over about three minutes, then the DLQ
+REDRIVE_TIMEOUT = {"local": 30.0, "aws": 90.0}
+PERMISSION_SETTLES = {"local": 0.0, "aws": 10.0}  # a removed resource policy statement takes seconds to apply everywhere
 PATHS = {"PutRideRecord": "http", "PutRideRecordHttp": "http", "PutRideRecordSns": "sns"}
 WROTE = "writes a test ride"
 
@@ -208,7 +211,10 @@ def poison_ride(ctx) -> Result:
     if not queues:
         return failed(f"{ctx.target.stack(RR)} has no SQS queue", "RideRecordDlq deployed",
                       f"Declare RideRecordDlq in {RR}/serverless.yml, then {deploy_cmd(RR)}.")
-    queue_url = next(iter(queues.values()))["PhysicalResourceId"]
+    from workshop.checks.live import need_sns_function
+    from workshop.checks.live_iam import function_queue
+
+    queue_url = function_queue(ctx, need_sns_function(ctx), queues)[1]["PhysicalResourceId"]
     earlier = (ctx.history.get("dead-letter-queue") or {}).get("checks", {}).get("poison-ride-dead-lettered", {})
     poison = (earlier.get("data") or {}).get("poison") if earlier.get("result") == "pending" else None
     if poison is None:  # a ride still in flight from the last run is looked for instead of publishing another
@@ -234,3 +240,81 @@ def poison_ride(ctx) -> Result:
     return failed(f"poison ride {poison} is not in the DLQ after {limit:.0f} s", "the poison ride in the DLQ",
                   "Let handler_sns raise on a bad message (no try/except), keep `onError` and sqs:SendMessage, "
                   f"then {deploy_cmd(RR)}.")
+
+
+def _restore(lam, function: str, statement: dict) -> None:
+    """Give back a statement that let SNS invoke the function, under its own Sid (CloudFormation deletes it by that)."""
+    args = {"FunctionName": function, "StatementId": statement["Sid"], "Action": "lambda:InvokeFunction",
+            "Principal": "sns.amazonaws.com"}
+    for cond in (statement.get("Condition") or {}).values():
+        for key, value in (cond.items() if isinstance(cond, dict) else ()):
+            if key.lower() == "aws:sourcearn":
+                args["SourceArn"] = value
+            elif key.lower() == "aws:sourceaccount":
+                args["SourceAccount"] = value
+    lam.add_permission(**args)
+
+
+@live
+def undelivered_ride(ctx) -> Result:
+    """Remove SNS's permission to invoke PutRideRecordSns, publish a marked message, find it in the subscription's
+    dead letter queue, and give the permission back in `finally` (said in the title and the result)."""
+    from workshop.checks import redrive
+    from workshop.checks.live import _sns_may_invoke, need_sns_function
+
+    topic, target, url = redrive.deployed_queue(ctx)
+    fn = need_sns_function(ctx)
+    lam, name = ctx.client("lambda"), fn["FunctionName"]
+    try:
+        statements = json.loads(lam.get_policy(FunctionName=name)["Policy"]).get("Statement", [])
+    except Exception as exc:  # noqa: BLE001 - no policy at all is an answer
+        if aws.code(exc) != "ResourceNotFoundException":
+            raise
+        statements = []
+    mine = [s for s in statements if _sns_may_invoke(s, topic) and s.get("Sid")]
+    if not mine:
+        return failed(f"SNS may not invoke {name} at all: every ride already goes to the queue", "SNS may invoke PutRideRecordSns",
+                      f"Keep PutRideRecordSns's `sns` event (the framework adds the permission), then {deploy_cmd(RR)}.")
+    marker = f"workshop-undelivered-{uuid.uuid4().hex[:12]}"
+    changed = f"SNS's permission to invoke {name} was removed for {{:.1f}} s and put back"
+    removed, started, outcome = [], time.monotonic(), None
+    try:
+        for statement in mine:
+            lam.remove_permission(FunctionName=name, StatementId=statement["Sid"])
+            removed.append(statement)
+        settle = PERMISSION_SETTLES[ctx.target.name]
+        if settle:
+            waiting(time.monotonic() + settle, "the removed permission to take effect")
+            time.sleep(settle)
+        ctx.client("sns").publish(TopicArn=topic, Message=f"{marker}: not a ride (published by `workshop verify` to test the "
+                                                          "subscription's dead letter queue)")
+        sent = time.monotonic()
+        limit = REDRIVE_TIMEOUT[ctx.target.name]
+        sqs = ctx.client("sqs")
+        waiting(sent + limit, f"message {marker} in {target.rsplit(':', 1)[-1]}")
+        while outcome is None and time.monotonic() - sent < limit:
+            wait = int(max(1, min(5, limit - (time.monotonic() - sent))))
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                               VisibilityTimeout=30).get("Messages", []):
+                if marker in message.get("Body", ""):
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    outcome = time.monotonic() - sent
+                    break
+    finally:
+        lost = []
+        for statement in removed:
+            try:
+                _restore(lam, name, statement)
+            except Exception as exc:  # noqa: BLE001 - every statement is tried; the failure is the result
+                lost.append(f"{statement['Sid']}: {exc}"[:200])
+    said = changed.format(time.monotonic() - started)
+    if lost:
+        return failed(f"{said.replace(' and put back', '')}; putting it back FAILED ({'; '.join(lost)})",
+                      "the permission restored", f"Rides are not delivered until it is back: run {aws.recreate_cmd(RR)}.")
+    if outcome is not None:
+        return passed(f"test message {marker} reached {target.rsplit(':', 1)[-1]} after {outcome:.1f} s "
+                      f"(published by verify; {said})", "the undelivered message in the subscription's queue", marker=marker)
+    return failed(f"test message {marker} is not in {target.rsplit(':', 1)[-1]} after {limit:.0f} s ({said})",
+                  "the undelivered message in the subscription's queue",
+                  f"Name the queue with `redrivePolicy: {{deadLetterTargetRef: {redrive.QUEUE}}}` in the sns event, so the "
+                  f"framework also writes the queue's policy for SNS, then {deploy_cmd(RR)}.")

@@ -229,13 +229,24 @@ def sns_function(ctx) -> Result:
     return passed(f"{config['FunctionName']} -> {SNS_HANDLER}, table {table}", "PutRideRecordSns deployed")
 
 
+def lambda_subscriptions(ctx, topic: str) -> list[dict]:
+    """The topic's lambda subscriptions (listed once per run: the subscription's checks share them)."""
+    client = ctx.client("sns")
+    return ctx.memo(("lambda-subscriptions", topic), lambda: [
+        s for page in client.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+        for s in page["Subscriptions"] if s.get("Protocol") == "lambda"])
+
+
+def subscription_attributes(ctx, subscription_arn: str) -> dict:
+    return ctx.memo(("subscription-attributes", subscription_arn), lambda: ctx.client("sns").get_subscription_attributes(
+        SubscriptionArn=subscription_arn)["Attributes"])
+
+
 @live
 def subscription(ctx) -> Result:
     arn = topic_arn(ctx)
     fn = need_sns_function(ctx)
-    client = ctx.client("sns")
-    subs = [s for page in client.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
-            for s in page["Subscriptions"] if s.get("Protocol") == "lambda"]
+    subs = lambda_subscriptions(ctx, arn)
     mine = [s for s in subs if s["Endpoint"].split(":$LATEST")[0] == fn["FunctionArn"]]
     if not mine:
         declared = aws.of_type(ctx, RR, "AWS::SNS::Subscription")
@@ -248,7 +259,7 @@ def subscription(ctx) -> Result:
         return failed("the topic has no lambda subscription", f"a lambda subscription to {fn['FunctionName']}",
                       deploy_or_declare(ctx, RR, "PutRideRecordSns's sns event", declared=_declares_sns_event(ctx),
                                         step_id="subscribe-sns-function", declare="Add the sns event to PutRideRecordSns"))
-    attrs = client.get_subscription_attributes(SubscriptionArn=mine[0]["SubscriptionArn"])["Attributes"]
+    attrs = subscription_attributes(ctx, mine[0]["SubscriptionArn"])
     if str(attrs.get("PendingConfirmation", "false")).lower() != "false":
         return failed("the subscription is pending confirmation", "a confirmed subscription",
                       f"Run {aws.recreate_cmd(RR)} so CloudFormation creates it again.")

@@ -83,7 +83,7 @@ def _queue_arn(ctx) -> tuple[str, dict]:
                              deploy_or_declare(ctx, RR, next(iter(declared), "RideRecordDlq"), declared=bool(declared),
                                                step_id="dead-letter-queue",
                                                declare=f"Declare RideRecordDlq (AWS::SQS::Queue) in {RR}/serverless.yml")))
-    logical, summary = next(iter(queues.items()))
+    logical, summary = function_queue(ctx, fn, queues)
     from botocore.exceptions import ClientError
 
     try:
@@ -93,6 +93,21 @@ def _queue_arn(ctx) -> tuple[str, dict]:
             raise Problem(aws.drift(ctx, RR, logical, "the dead letter queue")) from None
         raise
     return attrs["Attributes"]["QueueArn"], fn
+
+
+def function_queue(ctx, fn: dict, queues: dict[str, dict]) -> tuple[str, dict]:
+    """Which of the stack's queues is PutRideRecordSns's own dead letter queue (the subscription may have another):
+    the one DeadLetterConfig names, else the one the file's onError names, else RideRecordDlq, else the first."""
+    if len(queues) > 1:
+        from workshop.deploy.service_file import ServiceFile
+
+        by_name = {str(s.get("PhysicalResourceId", "")).rsplit("/", 1)[-1]: logical for logical, s in queues.items()}
+        named = by_name.get(str((fn.get("DeadLetterConfig") or {}).get("TargetArn") or "").rsplit(":", 1)[-1])
+        declared = ServiceFile.getatt_of((declared_function(ctx, RR, "PutRideRecordSns") or {}).get("onError"))
+        for choice in (named, declared[0] if declared else None, "RideRecordDlq"):
+            if choice in queues:
+                return choice, queues[choice]
+    return next(iter(queues.items()))
 
 
 @live

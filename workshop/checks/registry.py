@@ -106,8 +106,21 @@ _CHECKS = (
     _c("live-dlq-send-permission", "PutRideRecordSns's role allows sqs:SendMessage on the queue", RR, "live",
        "live_iam:dlq_send_permission", FN + ROLE + ("sqs:GetQueueAttributes",), reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
     _c("poison-ride-dead-lettered", "A ride that cannot be stored ends in the DLQ (publishes a poison ride)", RR, "behaviour",
-       "behaviour:poison_ride", TOPIC + ("sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
+       "behaviour:poison_ride", TOPIC_FN + ("sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
        holds_at_end=False, writes=True, reference=DOCS_AWS + "lambda/latest/dg/invocation-async-retain-records.html"),
+    # subscription-dead-letter-queue
+    _c("redrive-declared", "PutRideRecordSns's subscription names a dead letter queue SNS may send to", RR, "static",
+       "redrive:redrive_declared", reference=DOCS_SLS + "events/sns"),
+    _c("live-subscription-redrive", "The topic's subscription to PutRideRecordSns redrives to a queue that lets SNS send", RR,
+       "live", "redrive:subscription_redrive",
+       TOPIC_FN + ("sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
+       reference=DOCS_AWS + "sns/latest/dg/sns-dead-letter-queues.html"),
+    _c("undelivered-ride-redriven",
+       "A message SNS cannot deliver ends in the subscription's queue (removes SNS's invoke permission for seconds and restores it; publishes a test message)", RR,
+       "behaviour", "behaviour:undelivered_ride",
+       TOPIC_FN + ("sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes", "sqs:GetQueueUrl", "lambda:GetPolicy",
+                   "lambda:RemovePermission", "lambda:AddPermission", "sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
+       holds_at_end=False, writes=True, reference=DOCS_AWS + "sns/latest/dg/sns-dead-letter-queues.html"),
 )
 
 CHECKS: dict[str, Check] = {c.id: c for c in _CHECKS}

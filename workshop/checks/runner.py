@@ -179,6 +179,10 @@ def verify_all(session, **kwargs: Any) -> Report:
 # The IAM actions behind API operations whose names differ (API Gateway's are HTTP verbs on resources).
 _IAM_ACTION = {"apigateway:GetResources": "apigateway:GET", "apigateway:GetIntegration": "apigateway:GET"}
 _NO_PERMISSION = {"sts:GetCallerIdentity"}  # always allowed
+# Writes narrowed by a condition: the subscription DLQ check takes SNS's invoke permission away and gives it back, so
+# verify may add or remove a permission for the SNS service principal only (never grant a person anything).
+IAM_CONDITIONS = {action: {"StringEquals": {"lambda:Principal": "sns.amazonaws.com"}}
+                  for action in ("lambda:AddPermission", "lambda:RemovePermission")}
 
 
 # Where the checks' calls may go: the workshop's own resources, whose names start with a service's (`<service>-*`;
@@ -212,6 +216,8 @@ IAM_ACCOUNT_WIDE = {"cloudformation:ListStacks": "*", "apigateway:GET": "*", "sn
 def iam_policy() -> dict[str, Any]:
     """The least-privilege policy for `workshop verify`, generated from the calls the checks declare: each action on
     the workshop's own ARNs (`wild-rydes-*`), the few that name no resource excepted."""
+    import json
+
     reads, writes = set(), set()
     for check in registry.CHECKS.values():
         for call in check.calls:
@@ -227,9 +233,14 @@ def iam_policy() -> dict[str, Any]:
                    "Effect": "Allow", "Action": actions, "Resource": resource} for resource, actions in wide.items()]
     for sid, actions in (("WorkshopVerifyReads", reads - writes), ("WorkshopVerifyTestRides", writes)):
         for prefix in sorted({a.split(":")[0] for a in actions if a not in IAM_ACCOUNT_WIDE}):
-            statements.append({"Sid": f"{sid}{prefix.capitalize()}", "Effect": "Allow",
-                               "Action": sorted(a for a in actions if a.startswith(prefix + ":") and a not in IAM_ACCOUNT_WIDE),
-                               "Resource": iam_resources(prefix)})
+            mine = sorted(a for a in actions if a.startswith(prefix + ":") and a not in IAM_ACCOUNT_WIDE)
+            conditions = {json.dumps(IAM_CONDITIONS.get(a), sort_keys=True) for a in mine}
+            if len(conditions) > 1:
+                raise ValueError(f"{sid}{prefix}: give every {prefix} action of the statement the same IAM_CONDITIONS")
+            statement = {"Sid": f"{sid}{prefix.capitalize()}", "Effect": "Allow", "Action": mine, "Resource": iam_resources(prefix)}
+            if IAM_CONDITIONS.get(mine[0]):
+                statement["Condition"] = IAM_CONDITIONS[mine[0]]
+            statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -8,10 +8,13 @@ import subprocess
 from typing import Any
 
 from workshop.checks.model import Problem, failed
-from workshop.deploy.service_file import STAGE, ServiceFile, ServiceFileError, as_list, shown
+from workshop.deploy.service_file import STAGE, ServiceFile, ServiceFileError, action_allowed, as_list, shown
 
-__all__ = ["STAGE", "ServiceFile", "as_list", "config", "framework_print", "shown", "unresolved", "misplaced"]
+__all__ = ["STAGE", "ServiceFile", "as_list", "config", "framework_print", "shown", "unresolved", "misplaced", "hand_subscriptions",
+           "sns_may_invoke_declared"]
 PRINT_TIMEOUT = 40.0
+FUNCTION_LOGICAL = "PutRideRecordSnsLambdaFunction"  # the logical id osls gives PutRideRecordSns
+SNS = "sns.amazonaws.com"
 
 
 def config(ctx, service: str) -> ServiceFile:
@@ -91,3 +94,24 @@ def raw(value: Any) -> str:
         (k, v), = value.items()
         return f"{k}: {v!r}" if not isinstance(v, list) else f"{k}: [{', '.join(map(str, v))}]"
     return str(value)
+
+
+def hand_subscriptions(sf: ServiceFile) -> dict[str, dict]:
+    """The AWS::SNS::Subscription resources that deliver to PutRideRecordSns (logical id -> Properties)."""
+    found = {}
+    for logical, res in sf.of_type("AWS::SNS::Subscription").items():
+        props = res.get("Properties") or {}
+        if str(props.get("Protocol", "")).lower() == "lambda" and ServiceFile.refers_to(
+                sf.resolve(props.get("Endpoint")), FUNCTION_LOGICAL, ("Arn",)):
+            found[logical] = props
+    return found
+
+
+def sns_may_invoke_declared(sf: ServiceFile) -> bool:
+    """Some AWS::Lambda::Permission lets SNS invoke PutRideRecordSns (what the `sns` event would have written)."""
+    for res in sf.of_type("AWS::Lambda::Permission").values():
+        props = res.get("Properties") or {}
+        if (ServiceFile.refers_to(sf.resolve(props.get("FunctionName")), FUNCTION_LOGICAL, ("Arn",))
+                and str(props.get("Principal", "")) == SNS and action_allowed(props.get("Action"), "lambda:InvokeFunction")):
+            return True
+    return False

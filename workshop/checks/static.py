@@ -168,6 +168,12 @@ def sns_event_declared(ctx) -> Result:
     mine = sf.events(fns.get("PutRideRecordSns") or {}, "sns")
     others = [name for name, fn in fns.items() if name != "PutRideRecordSns" and sf.events(fn, "sns")]
     if not mine:
+        hand = sls.hand_subscriptions(sf)
+        if hand and sls.sns_may_invoke_declared(sf):  # written out by hand (the subscription's DLQ step allows it)
+            logical, props = next(iter(hand.items()))
+            problem = _judge_arn(ctx, sf, props.get("TopicArn"))
+            return problem or passed(f"{logical}: lambda subscription to PutRideRecordSns, TopicArn {props.get('TopicArn')}",
+                                     "the topic ARN from SSM")
         if others:
             return failed(f"the sns event is on {', '.join(others)}", "the sns event on PutRideRecordSns",
                           f"In {RR_YML}, move the `sns` event from {others[0]} to PutRideRecordSns: only handler_sns reads SNS events.")

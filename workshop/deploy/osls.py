@@ -235,6 +235,25 @@ def _tail(lines: list[str], log: Path, count: int = 8) -> str:
     return "\n".join([*meaningful[-count:], f"Full log: {log}"])
 
 
+def _redrive_misspelt(text: str, service: str) -> str | None:
+    """The sns event's redrivePolicy as osls's schema refuses it, said as the edit that fixes it."""
+    again = f"then run `workshop deploy {service}` again."
+    if re.search(r"redrivePolicy\.deadLetterTargetArn'?: must be string", text):
+        return (f"In {service}/serverless.yml, the sns event's `deadLetterTargetArn` takes only a plain ARN string: write "
+                f"`deadLetterTargetRef:` with the queue's logical ID instead (osls turns it into the ARN), {again}")
+    if re.search(r"redrivePolicy\.deadLetterTargetRef'?: must be string", text):
+        return (f"In {service}/serverless.yml, write `deadLetterTargetRef:` as the queue's logical ID in plain text "
+                f"(not `Ref:` or `!Ref`), {again}")
+    if "Subscription already exists with different attributes" in text:
+        return (f"SNS keeps one subscription per topic and function, and the topic already has one (the `sns` event's): in "
+                f"{service}/serverless.yml keep the `sns` event with its `redrivePolicy` instead of a hand-written "
+                f"AWS::SNS::Subscription, {again}")
+    if re.search(r"unrecognized property 'redrivePolicy'", text):
+        return (f"In {service}/serverless.yml, `redrivePolicy` belongs inside the function's `sns` event, beside `arn`, "
+                f"not on the function itself: move it, {again}")
+    return None
+
+
 def explain_failure(service: str, action: str, target: Target, lines: list[str], service_dir: Path) -> str:
     """A one-line, translated explanation of a failed osls command, naming the command that fixes it."""
     text = "\n".join(lines)
@@ -250,6 +269,9 @@ def explain_failure(service: str, action: str, target: Target, lines: list[str],
     if "Invalid variable type" in text:
         return (f"osls cannot resolve a variable in {service}/serverless.yml: write the stage as `${{sls:stage}}` "
                 f"(`${{stage}}` is not a Serverless variable), then run `workshop deploy {service}` again.")
+    redrive = _redrive_misspelt(text, service)
+    if redrive:
+        return redrive
     if re.search(r"ROLLBACK_COMPLETE state and can not be updated|ROLLBACK_FAILED|UPDATE_ROLLBACK_FAILED", text):
         return f"The {service} stack is stuck after a failed deploy: run `workshop deploy {service} --recreate`."
     if re.search(r"_IN_PROGRESS state and can not be updated", text):

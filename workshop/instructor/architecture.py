@@ -24,6 +24,7 @@ class Features:
     subscribed: bool = False
     publishes: bool = False
     dlq: bool = False
+    subscription_dlq: str = ""  # the queue the subscription's redrive policy names (logical id), if any
 
 
 def _read(folder: Path) -> ServiceFile:
@@ -52,7 +53,24 @@ def features(root: Path) -> Features:
         subscribed=sns_function is not None and bool(record.events(sns_function, "sns")),
         publishes=publishes,
         dlq=bool(record.of_type("AWS::SQS::Queue")) and sns_function is not None and "onError" in sns_function,
+        subscription_dlq=_subscription_dlq(record, sns_function),
     )
+
+
+def _subscription_dlq(record: ServiceFile, sns_function: dict | None) -> str:
+    """The queue named by the redrive policy of PutRideRecordSns's subscription (its sns event or a hand-written one)."""
+    from workshop.checks.sls import hand_subscriptions
+
+    policies = [e.get("redrivePolicy") for e in record.events(sns_function or {}, "sns") if isinstance(e, dict)]
+    policies += [p.get("RedrivePolicy") for p in hand_subscriptions(record).values()]
+    for policy in policies:
+        if isinstance(policy, dict):
+            ref = policy.get("deadLetterTargetRef")
+            found = record.getatt_of(policy.get("deadLetterTargetArn"))
+            name = ref if isinstance(ref, str) else found[0] if found else ""
+            # Drawn inside Rich markup: only a real logical id (letters and digits) is shown, never the file's raw text.
+            return name if name.isascii() and name.isalnum() else "a queue"
+    return ""
 
 
 def draw(f: Features) -> list[str]:
@@ -71,6 +89,8 @@ def draw(f: Features) -> list[str]:
         lines.append(f"  {arrow} [bold]PutRideRecordSns[/] --> DynamoDB RideRecordTable")
         if f.dlq:
             lines.append("  PutRideRecordSns --after 3 failed attempts--> SQS RideRecordDlq")
+        if f.subscription_dlq:
+            lines.append(f"  SNS RidesSnsTopic --could not deliver--> SQS {f.subscription_dlq}")
     return lines
 
 

@@ -29,7 +29,8 @@ def check_steps(course: Course, on_item: Callable) -> None:
         base = Path(tmp)
         ws = base / "workspace"
         checkpoints.create_workspace(ws, course)
-        info = emulator.start(base / "emulator")
+        # The workspace's own emulator folder: a failed deploy asks it whether the emulator still answers.
+        info = emulator.start(targets.emulator_dir(ws))
         try:
             target = Target("local")
             exports: dict[int, Path] = {}
@@ -56,7 +57,7 @@ def check_steps(course: Course, on_item: Callable) -> None:
 
             verify.dev_check_steps(course, target, after, deploy_service, connect=connect, on_step=on_step)
         finally:
-            emulator.stop(base / "emulator")
+            emulator.stop(targets.emulator_dir(ws))
 
 
 def _live_case(case, tree: Path, base: Path, deploy_service, connect, target, course) -> tuple[str, bool, str]:
