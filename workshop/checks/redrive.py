@@ -167,6 +167,37 @@ def redrive_declared(ctx) -> Result:
         f"sns event redrivePolicy -> {queue}; the framework adds the queue policy for SNS", EXPECTED)
 
 
+_SUB_GETATT = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}")
+_SUB_REF = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def _as_mapping(policy: Any) -> Any:
+    """CloudFormation takes a subscription's RedrivePolicy as JSON text too: a string, or `Fn::Sub` of one whose
+    `${Queue.Arn}` and `${Queue}` mean GetAtt and Ref. Anything else is judged as it stands."""
+    body = policy.get("Fn::Sub") if isinstance(policy, dict) and len(policy) == 1 else policy
+    if isinstance(body, list) and body and isinstance(body[0], str):
+        body = body[0]
+    if not isinstance(body, str):
+        return policy
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return policy
+    if not isinstance(data, dict):
+        return policy
+    if body is policy:
+        return data
+
+    def unsub(value: Any) -> Any:
+        if isinstance(value, str) and (found := _SUB_GETATT.fullmatch(value)):
+            return {"Fn::GetAtt": [found.group(1), "Arn"]}
+        if isinstance(value, str) and (found := _SUB_REF.fullmatch(value)):
+            return {"Ref": found.group(1)}
+        return value
+
+    return {key: unsub(value) for key, value in data.items()}
+
+
 def _judge_hand(sf: ServiceFile, fn: dict, queues: dict, logical: str, props: dict) -> Result:
     topic = sf.resolve(props.get("TopicArn"))
     if not (isinstance(topic, str) and re.sub(r"^\$\{ssm\s*:\s*", "${ssm:", topic) == SSM_TOPIC):
@@ -175,7 +206,7 @@ def _judge_hand(sf: ServiceFile, fn: dict, queues: dict, logical: str, props: di
     if "RedrivePolicy" not in props:
         return failed(f"{logical} has no RedrivePolicy", EXPECTED, f"In {RR_YML}, add to {logical} `RedrivePolicy: "
                       f"{{deadLetterTargetArn: {{Fn::GetAtt: [{QUEUE}, Arn]}}}}`.")
-    queue, problem = _judge_target(sf, sf.resolve(props.get("RedrivePolicy")), queues, event=False)
+    queue, problem = _judge_target(sf, _as_mapping(sf.resolve(props.get("RedrivePolicy"))), queues, event=False)
     if problem:
         return problem
     shared = _shared(queue, _function_dlq(sf, fn))
