@@ -101,3 +101,38 @@ def test_notes_of_an_emulator_started_before_this_command_are_not_its_output(tmp
     result = run("deploy", "--workspace", str(tmp_path))
     assert result.exit_code == 2 and "stale pid" not in result.output, result.output
     assert launcher.take_notes() == []
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_kill_or_a_closed_terminal_stops_a_command_as_ctrl_c_does(signame):
+    """The `finally` of a check that changed the account for a moment (SNS's invoke permission) runs on SIGTERM and
+    SIGHUP too; the command exits 130 and the process's handlers are as they were afterwards."""
+    import os
+    import signal
+    import time
+
+    import typer
+    from typer.testing import CliRunner
+
+    from workshop.cli.application import WorkshopGroup
+
+    cleaned, signum = [], getattr(signal, signame)
+    tiny = typer.Typer(cls=WorkshopGroup)
+
+    @tiny.command()
+    def wait() -> None:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+        finally:
+            cleaned.append(signame)
+
+    @tiny.command()
+    def other() -> None:
+        pass
+
+    before = signal.getsignal(signum)
+    result = CliRunner().invoke(tiny, ["wait"])
+    assert result.exit_code == 130 and cleaned == [signame], result.output
+    assert "Interrupted" in result.output
+    assert signal.getsignal(signum) == before

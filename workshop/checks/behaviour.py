@@ -274,7 +274,9 @@ def undelivered_ride(ctx) -> Result:
     mine = [s for s in statements if _sns_may_invoke(s, topic) and s.get("Sid")]
     if not mine:
         return failed(f"SNS may not invoke {name} at all: every ride already goes to the queue", "SNS may invoke PutRideRecordSns",
-                      f"Keep PutRideRecordSns's `sns` event (the framework adds the permission), then {deploy_cmd(RR)}.")
+                      f"Keep PutRideRecordSns's `sns` event (the framework adds the permission), then {deploy_cmd(RR)}. "
+                      f"If the event is there and the deploy changes nothing (the permission was removed outside a "
+                      f"deploy), run {aws.recreate_cmd(RR)}.")
     marker = f"workshop-undelivered-{uuid.uuid4().hex[:12]}"
     changed = f"SNS's permission to invoke {name} was removed for {{:.1f}} s and put back"
     removed, started, outcome = [], time.monotonic(), None

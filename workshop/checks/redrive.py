@@ -17,7 +17,7 @@ from workshop.checks.aws import deploy_cmd, live
 from workshop.checks.model import Problem, Result, failed, passed
 from workshop.checks.registry import RR
 from workshop.checks.sls import FUNCTION_LOGICAL, SNS, hand_subscriptions
-from workshop.checks.static import SSM_SHOWN, SSM_TOPIC
+from workshop.checks.static import SSM_SHOWN, SSM_TOPIC, is_the_topic
 from workshop.deploy.service_file import ServiceFile, action_allowed, as_list
 
 RR_YML = f"{RR}/serverless.yml"
@@ -68,7 +68,7 @@ def _judge_target(sf: ServiceFile, policy: Any, queues: dict, *, event: bool) ->
             return None, failed(f"deadLetterTargetRef names {ref}, which {RR_YML} does not declare as an AWS::SQS::Queue",
                                 EXPECTED, f"In {RR_YML}, declare `{QUEUE}` (`Type: AWS::SQS::Queue`) under resources and "
                                 f"name it in `deadLetterTargetRef: {QUEUE}`.")
-        return ref, None
+        return _standard(sf, queues, ref)
     if arn is None:
         if event and "deadLetterTargetImport" in policy:
             return None, failed("deadLetterTargetImport names a queue of another stack", EXPECTED,
@@ -93,6 +93,22 @@ def _judge_target(sf: ServiceFile, policy: Any, queues: dict, *, event: bool) ->
         return None, failed(f"deadLetterTargetArn is {sls.raw(policy.get('deadLetterTargetArn'))}, not a queue {RR_YML} declares",
                             EXPECTED, EVENT_FIX if event else
                             f"In {RR_YML}, write `deadLetterTargetArn: {{Fn::GetAtt: [{QUEUE}, Arn]}}`.")
+    if event:  # an ARN spelled from the queue's name: the framework's queue policy names the queue without waiting for it
+        return None, failed(f"deadLetterTargetArn spells {queue}'s ARN from its QueueName", f"deadLetterTargetRef: {queue}",
+                            f"In {RR_YML}, write `deadLetterTargetRef: {queue}` instead. Given an ARN, the framework writes "
+                            "the queue's policy without making it wait for the queue, so a new stage can fail with "
+                            "'The specified queue does not exist'; given the logical ID, it orders them.")
+    return _standard(sf, queues, queue)
+
+
+def _standard(sf: ServiceFile, queues: dict, queue: str) -> tuple[str | None, Result | None]:
+    """A standard topic's subscription needs a standard queue: SNS cannot send its messages to a FIFO one."""
+    props = (queues.get(queue) or {}).get("Properties") or {}
+    name = sf.resolve(props.get("QueueName"))
+    if str(sf.resolve(props.get("FifoQueue"))).lower() == "true" or (isinstance(name, str) and name.endswith(".fifo")):
+        return None, failed(f"{queue} is a FIFO queue", f"{queue}, a standard queue",
+                            f"In {RR_YML}, remove `FifoQueue` (and the `.fifo` ending of its QueueName) from {queue}: the "
+                            "topic is a standard topic, and SNS moves its undelivered messages only into a standard queue.")
     return queue, None
 
 
@@ -217,7 +233,7 @@ def _judge_hand(sf: ServiceFile, fn: dict, queues: dict, logical: str, props: di
                       f"In {RR_YML}, add an AWS::SQS::QueuePolicy with `Queues: [{{Ref: {queue}}}]` allowing "
                       f"`Service: {SNS}` `sqs:SendMessage` on `Fn::GetAtt: [{queue}, Arn]`: the sns event would "
                       "have written it for you, a hand-written subscription needs its own.")
-    if not sls.sns_may_invoke_declared(sf):
+    if not sls.sns_may_invoke_declared(sf, source_ok=is_the_topic):
         return failed(f"no AWS::Lambda::Permission lets SNS invoke {FUNCTION}", f"lambda:InvokeFunction for {SNS}",
                       f"In {RR_YML}, add an AWS::Lambda::Permission (`FunctionName: {{Fn::GetAtt: [{FUNCTION_LOGICAL}, Arn]}}`, "
                       f"`Action: lambda:InvokeFunction`, `Principal: {SNS}`, `SourceArn` the topic): without the sns "
@@ -259,7 +275,9 @@ def _subscription(ctx, topic: str, fn: dict) -> dict:
                    f"subscription back for it, and CloudFormation then deleted it with the old resource. Run "
                    f"{aws.recreate_cmd(RR)} to create it afresh (or keep the `sns` event with its `redrivePolicy`).")
         else:
-            fix = f"Keep PutRideRecordSns's `sns` event in {RR_YML}, then {deploy_cmd(RR)}."
+            fix = (f"Keep PutRideRecordSns's `sns` event in {RR_YML}, then {deploy_cmd(RR)}. If the event is there and the "
+                   f"deploy changes nothing (the subscription was lost in a switch to or from a hand-written one), run "
+                   f"{aws.recreate_cmd(RR)}.")
         raise Problem(failed("the topic has no lambda subscription to PutRideRecordSns",
                              f"the subscription of {ctx.step_ref('deploy-subscription')}", fix))
     return subscription_attributes(ctx, subs[0]["SubscriptionArn"])
@@ -301,14 +319,28 @@ def deployed_queue(ctx) -> tuple[str, str, str]:
             raise
         raise Problem(failed(f"the subscription's deadLetterTargetArn {target} names no existing queue", EXPECTED,
                              f"Declare `{QUEUE}` in {RR_YML}, name it with `deadLetterTargetRef: {QUEUE}`, then "
-                             f"{deploy_cmd(RR)}.")) from None
+                             f"{deploy_cmd(RR)}. If both are there already (the queue was deleted outside the deploy, or "
+                             f"replaced), a deploy sees nothing to change: run {aws.recreate_cmd(RR)}.")) from None
     return topic, target, url
 
 
 @live
 def subscription_redrive(ctx) -> Result:
     topic, target, url = deployed_queue(ctx)
-    raw = ctx.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
+    from workshop.checks.live import need_sns_function
+
+    own = (need_sns_function(ctx).get("DeadLetterConfig") or {}).get("TargetArn")
+    if own and own == target:
+        return failed(f"the subscription redrives to {target.rsplit(':', 1)[-1]}, PutRideRecordSns's own dead letter queue",
+                      EXPECTED, f"In {RR_YML}, declare a queue of its own, `{QUEUE}`, name it with "
+                      f"`deadLetterTargetRef: {QUEUE}`, then {deploy_cmd(RR)}: the function's queue keeps Lambda's failed "
+                      "events, this one the messages SNS could not deliver.")
+    attributes = ctx.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy", "FifoQueue"]).get("Attributes", {})
+    if str(attributes.get("FifoQueue", "")).lower() == "true":
+        return failed(f"the subscription's queue {target.rsplit(':', 1)[-1]} is a FIFO queue", "a standard queue",
+                      f"In {RR_YML}, make {QUEUE} a standard queue (no `FifoQueue`, no `.fifo` name), then "
+                      f"{deploy_cmd(RR)}: SNS moves a standard topic's undelivered messages only into a standard queue.")
+    raw = attributes.get("Policy")
     try:
         policy = json.loads(raw) if raw else {}
     except ValueError:

@@ -107,11 +107,13 @@ def hand_subscriptions(sf: ServiceFile) -> dict[str, dict]:
     return found
 
 
-def sns_may_invoke_declared(sf: ServiceFile) -> bool:
-    """Some AWS::Lambda::Permission lets SNS invoke PutRideRecordSns (what the `sns` event would have written)."""
+def sns_may_invoke_declared(sf: ServiceFile, source_ok=None) -> bool:  # noqa: ANN001 - a predicate (sf, SourceArn value)
+    """Some AWS::Lambda::Permission lets SNS invoke PutRideRecordSns (what the `sns` event would have written); with
+    `source_ok`, only one whose SourceArn it accepts (a permission for another topic lets this one invoke nothing)."""
     for res in sf.of_type("AWS::Lambda::Permission").values():
         props = res.get("Properties") or {}
         if (ServiceFile.refers_to(sf.resolve(props.get("FunctionName")), FUNCTION_LOGICAL, ("Arn",))
-                and str(props.get("Principal", "")) == SNS and action_allowed(props.get("Action"), "lambda:InvokeFunction")):
+                and str(props.get("Principal", "")) == SNS and action_allowed(props.get("Action"), "lambda:InvokeFunction")
+                and (source_ok is None or source_ok(sf, props.get("SourceArn")))):
             return True
     return False

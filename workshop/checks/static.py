@@ -10,6 +10,7 @@ from workshop.checks import sls
 from workshop.checks.model import Result, failed, passed
 from workshop.checks.registry import RR, WR
 from workshop.checks.sls import STAGE
+from workshop.deploy.service_file import ServiceFile
 
 RR_YML, WR_YML = f"{RR}/serverless.yml", f"{WR}/serverless.yml"
 HTTP_HANDLER = "handlers/put_ride_record.handler_http"
@@ -139,6 +140,12 @@ def _sns_arn(event: Any) -> Any:
     return event.get("arn") if isinstance(event, dict) else event
 
 
+def is_the_topic(sf: ServiceFile, value: Any) -> bool:
+    """A permission's SourceArn that names the topic (or no SourceArn: any topic may invoke)."""
+    source = sf.resolve(value)
+    return source is None or (isinstance(source, str) and re.sub(r"^\$\{ssm\s*:\s*", "${ssm:", source) == SSM_TOPIC)
+
+
 def _judge_arn(ctx, sf, raw_arn: Any) -> Result | None:
     """None when `raw_arn` means the topic ARN that wild-rydes publishes in SSM for the deploy's stage; else the failure."""
     expected = f"arn: {SSM_SHOWN}"
@@ -169,7 +176,7 @@ def sns_event_declared(ctx) -> Result:
     others = [name for name, fn in fns.items() if name != "PutRideRecordSns" and sf.events(fn, "sns")]
     if not mine:
         hand = sls.hand_subscriptions(sf)
-        if hand and sls.sns_may_invoke_declared(sf):  # written out by hand (the subscription's DLQ step allows it)
+        if hand and sls.sns_may_invoke_declared(sf, source_ok=is_the_topic):  # written out by hand (the subscription's DLQ step allows it)
             logical, props = next(iter(hand.items()))
             problem = _judge_arn(ctx, sf, props.get("TopicArn"))
             return problem or passed(f"{logical}: lambda subscription to PutRideRecordSns, TopicArn {props.get('TopicArn')}",

@@ -5,7 +5,9 @@ Command modules register on `app` (or on a sub-app mounted here). They import no
 """
 
 
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +30,12 @@ class WorkshopGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         _printable_streams()
         _emulator_notes(show=False)  # notes left by an earlier command in this process are not this command's
+        saved = _stop_signals_interrupt()
         try:
             return self._invoke(ctx)
         finally:
+            for signum, handler in saved.items():
+                signal.signal(signum, handler)
             _emulator_notes()
 
     def _invoke(self, ctx: Any) -> Any:
@@ -78,6 +83,22 @@ class WorkshopGroup(TyperGroup):
                 "run `workshop doctor` and include that file when you report it."
             )
             raise typer.Exit(errors.EXIT_CRASH) from None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_signals_interrupt() -> dict:
+    """A closed terminal (SIGHUP) or a `kill` (SIGTERM) stops a command as Ctrl-C does: its `finally` blocks run, so a
+    check that changed the account for a moment puts it back and a deploy lock is released. Returns what to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    saved = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):  # a handler someone else installed stays theirs
+            saved[signum] = signal.signal(signum, _interrupt)
+    return saved
 
 
 def _emulator_notes(show: bool = True) -> None:
