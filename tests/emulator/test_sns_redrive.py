@@ -230,6 +230,22 @@ def test_a_message_that_cannot_be_redriven_is_dropped_and_the_publish_still_succ
     assert _log_has(emu, f"{fifo} is a FIFO queue")
 
 
+def test_a_dlq_policy_naming_its_topics_with_a_wildcard_lets_sns_send(emu):
+    """ArnEquals, like ArnLike, takes `*` and `?` inside each part of the ARN (IAM's ARN condition operators)."""
+    sns, sqs = emu.client("sns"), emu.client("sqs")
+    topic = sns.create_topic(Name="wild-rides")["TopicArn"]
+    url, dlq = _queue(emu, "wild-dlq")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": dlq,
+        "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:*:{ACCOUNT}:wild-*"}}}]})})
+    fn = _function(emu, "wild-fn")
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn,
+                  Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq})})
+    sns.publish(TopicArn=topic, Message="wild")
+    (dead,) = wait_for(lambda: _messages(emu, url), timeout=20)
+    assert json.loads(dead["Body"])["Message"] == "wild"
+
+
 # ---- CloudFormation, as osls compiles an sns event's redrivePolicy ------------------------------------------
 
 def _template(redrive: object | None = None, permission: bool = False, topic: str | None = None) -> str:
