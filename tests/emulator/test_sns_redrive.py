@@ -206,6 +206,46 @@ def test_a_dlq_whose_policy_does_not_let_sns_send_drops_the_message(emu):
     assert _messages(emu, bare_url) == [] and _messages(emu, other_url) == []
 
 
+def test_a_message_that_cannot_be_redriven_is_dropped_and_the_publish_still_succeeds(emu):
+    """AWS: the publisher never sees a failed redrive; the message is dropped and counted
+    (NumberOfNotificationsFailedToRedriveToDlq). A standard topic's subscription DLQ must be a standard queue: a FIFO
+    one loses the message. A queue that refuses the message (here: too large for its MaximumMessageSize) likewise."""
+    sns, sqs = emu.client("sns"), emu.client("sqs")
+    topic = sns.create_topic(Name="lost")["TopicArn"]
+    fn = _function(emu, "lost-fn")  # no permission for SNS: every delivery is redriven
+    fifo_url = sqs.create_queue(QueueName="lost-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    fifo = f"arn:aws:sqs:{REGION}:{ACCOUNT}:lost-dlq.fifo"
+    small_url, small = _queue(emu, "lost-small", allow_topic=topic)
+    sqs.set_queue_attributes(QueueUrl=small_url, Attributes={"MaximumMessageSize": "1024"})
+    for url, dlq, message in ((fifo_url, fifo, "to a fifo queue"), (small_url, small, "x" * 2000)):
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": dlq, "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]})})
+        sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn, ReturnSubscriptionArn=True,
+                            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq})})["SubscriptionArn"]
+        assert sns.publish(TopicArn=topic, Message=message)["MessageId"]
+        assert wait_for(lambda dlq=dlq: _log_has(emu, f"could not be moved to its dead letter queue {dlq}"), timeout=20)
+        assert _messages(emu, url) == []
+        sns.unsubscribe(SubscriptionArn=sub)
+    assert _log_has(emu, f"{fifo} is a FIFO queue")
+
+
+def test_a_dlq_policy_naming_its_topics_with_a_wildcard_lets_sns_send(emu):
+    """ArnEquals, like ArnLike, takes `*` and `?` inside each part of the ARN (IAM's ARN condition operators)."""
+    sns, sqs = emu.client("sns"), emu.client("sqs")
+    topic = sns.create_topic(Name="wild-rides")["TopicArn"]
+    url, dlq = _queue(emu, "wild-dlq")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": dlq,
+        "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:*:{ACCOUNT}:wild-*"}}}]})})
+    fn = _function(emu, "wild-fn")
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn,
+                  Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq})})
+    sns.publish(TopicArn=topic, Message="wild")
+    (dead,) = wait_for(lambda: _messages(emu, url), timeout=20)
+    assert json.loads(dead["Body"])["Message"] == "wild"
+
+
 # ---- CloudFormation, as osls compiles an sns event's redrivePolicy ------------------------------------------
 
 def _template(redrive: object | None = None, permission: bool = False, topic: str | None = None) -> str:

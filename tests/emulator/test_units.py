@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from workshop.emulator import cfn_fixes, gateway, hooks, s3_policy, sandbox
+from workshop.emulator import cfn_fixes, gateway, hooks, iam_enforce, s3_policy, sandbox
 
 
 def _in_function_process(code: str, gateway_env: str, tmp_path) -> dict:
@@ -83,6 +83,34 @@ def test_plain_http_deny_statement_is_not_applied_but_others_are():
     assert s3_policy.effective_policy(json.dumps({"Statement": [deny_http]})) is None
     kept = json.loads(s3_policy.effective_policy(json.dumps({"Statement": [deny_http, allow]})))
     assert kept["Statement"] == [allow]
+
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:rides"
+
+
+def _sns_may_send(operator: str, pattern: object, source: str = TOPIC) -> bool:
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                             "Action": "sqs:SendMessage", "Resource": "*",
+                             "Condition": {operator: {"aws:SourceArn": pattern}}}]}
+    return iam_enforce.service_allowed(json.dumps(policy), "sns.amazonaws.com", "sqs:SendMessage",
+                                       "arn:aws:sqs:us-east-1:123456789012:dlq", source)
+
+
+@pytest.mark.parametrize("operator", ["ArnEquals", "ArnLike", "ArnEqualsIfExists", "ForAnyValue:ArnLike"])
+def test_arn_conditions_take_wildcards_within_each_of_the_six_parts(operator):
+    """IAM's ARN operators (ArnEquals and ArnLike alike): each of the six colon-separated parts is compared on its own,
+    case-sensitively, `*` and `?` as wildcards inside a part, never across a colon."""
+    for pattern in (TOPIC, "arn:aws:sns:*:123456789012:rides", "arn:aws:sns:us-east-?:*:ride?", "arn:*:*:*:*:*",
+                    "arn:aws:sns:us-east-1:123456789012:*", ["arn:aws:sns:*:*:other", "arn:aws:sns:*:*:r*s"]):
+        assert _sns_may_send(operator, pattern), pattern
+        assert not _sns_may_send(operator.replace("Equals", "NotEquals").replace("Like", "NotLike"), pattern), pattern
+    for pattern in ("arn:aws:sns:*", "arn:aws:*:rides", "*", "arn:aws:sns:us-east-1:123456789012:Rides",
+                    "arn:aws:sns:eu-*:123456789012:rides", "arn:aws:sns:us-east-1:123456789012:ride?s", "rides"):
+        assert not _sns_may_send(operator, pattern), pattern
+        assert _sns_may_send(operator.replace("Equals", "NotEquals").replace("Like", "NotLike"), pattern), pattern
+    assert not _sns_may_send(operator, "*", source="not-an-arn")
+    # the resource part keeps its own colons: a wildcard there covers them
+    assert _sns_may_send(operator, "arn:aws:lambda:*:*:function:*", source="arn:aws:lambda:us-east-1:1:function:f:live")
 
 
 def test_validate_template_checks_syntax_only():

@@ -72,6 +72,20 @@ def _matches(patterns: list[str], value: str, ignore_case: bool) -> bool:
     return any(_pattern(p, ignore_case).match(value) for p in patterns)
 
 
+def arn_matches(patterns: list[str], value: str) -> bool:
+    """AWS's ArnEquals / ArnLike (the two behave the same): each of the six colon-separated parts of the ARN is
+    compared with the pattern's part, case-sensitively, `*` and `?` as wildcards WITHIN that part (a wildcard never
+    spans a colon between parts, so a pattern with fewer than six parts matches nothing)."""
+    actual = value.split(":", 5)
+    if len(actual) != 6:
+        return False
+    for pattern in patterns:
+        wanted = pattern.split(":", 5)
+        if len(wanted) == 6 and all(_pattern(w, False).match(a) for w, a in zip(wanted, actual, strict=True)):
+            return True
+    return False
+
+
 @functools.lru_cache(maxsize=1024)
 def _statements(document: str) -> tuple[dict[str, Any], ...]:
     try:
@@ -107,15 +121,19 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, st
     if actual is None:
         return if_exists or base in _NEGATED
     values = listed(wanted)
-    if base in ("StringEquals", "ArnEquals"):
+    if base in ("ArnEquals", "ArnLike"):
+        return arn_matches(values, actual)
+    if base in ("ArnNotEquals", "ArnNotLike"):
+        return not arn_matches(values, actual)
+    if base == "StringEquals":
         return actual in values
     if base == "StringEqualsIgnoreCase":
         return actual.lower() in (v.lower() for v in values)
-    if base in ("StringLike", "ArnLike"):
+    if base == "StringLike":
         return _matches(values, actual, False)
-    if base in ("StringNotEquals", "ArnNotEquals"):
+    if base == "StringNotEquals":
         return actual not in values
-    if base in ("StringNotLike", "ArnNotLike"):
+    if base == "StringNotLike":
         return not _matches(values, actual, False)
     if base == "Bool":
         return actual.lower() in (v.lower() for v in values)

@@ -85,7 +85,8 @@ def patch(models: ModuleType) -> None:
         qualifier = parts[7] if len(parts) > 7 else None
         refused = _refusal(parts[4], region, name, qualifier, self.topic.arn)
         if refused is not None:
-            sns_redrive.redrive(self, message, message_id, subject, message_attributes, refused)
+            sns_redrive.redrive(self, message, message_id, subject, message_attributes, refused, group_id,
+                                deduplication_id)
             return None
         event = sns_event(self, message, message_id, subject, message_attributes)
         async_invoke.submit(parts[4], region, name, event, qualifier)

@@ -10,7 +10,9 @@ Using it: when SNS cannot deliver to a Lambda endpoint (the function is gone, or
 sns.amazonaws.com invoke it for this topic: a client-side error, never retried), the message goes to the queue if
 the queue exists in the subscription's account and Region and ITS policy lets sns.amazonaws.com `sqs:SendMessage`
 (conditions on `aws:SourceArn` / `aws:SourceAccount` are evaluated with the topic); otherwise it is dropped (AWS counts
-it in NumberOfNotificationsFailedToRedriveToDlq). The body is the notification SNS would have sent to an SQS endpoint:
+it in NumberOfNotificationsFailedToRedriveToDlq). A standard topic's subscription needs a standard queue: with a
+FIFO one the message is dropped; so is one the queue refuses (too large for its MaximumMessageSize...). A failed
+redrive never fails the publisher's Publish: it is logged as the other drops are. The body is the notification SNS would have sent to an SQS endpoint:
 the JSON envelope (with the publisher's message attributes inside it), or for a raw subscription the message itself
 with the attributes as SQS message attributes. A function that runs and raises is not a failed delivery: SNS handed
 the event to Lambda, whose own retries and dead letter queue take it from there (async_invoke).
@@ -123,8 +125,12 @@ def sns_may_send(queue: Any, queue_arn: str, topic_arn: str) -> bool:
 
 
 def redrive(subscription: Any, message: str, message_id: str, subject: str | None,
-            message_attributes: dict[str, Any] | None, reason: str) -> bool:
-    """Send an undeliverable message to the subscription's dead letter queue; whether it got there."""
+            message_attributes: dict[str, Any] | None, reason: str, group_id: str | None = None,
+            deduplication_id: str | None = None) -> bool:
+    """Send an undeliverable message to the subscription's dead letter queue; whether it got there.
+
+    Never raises: on AWS a failed redrive never fails the publisher's Publish; the message is dropped (and counted in
+    NumberOfNotificationsFailedToRedriveToDlq), here with a log line."""
     arn = target(subscription)
     topic_arn = subscription.topic.arn
     if not arn:
@@ -149,14 +155,27 @@ def redrive(subscription: Any, message: str, message_id: str, subject: str | Non
                     "is dropped (AWS: NumberOfNotificationsFailedToRedriveToDlq)", topic_arn, subscription.endpoint,
                     reason, arn)
         return False
+    if getattr(queue, "fifo_queue", False) and not getattr(subscription.topic, "fifo_topic", False):
+        log.warning("SNS delivery from %s to %s failed (%s); the message could not be moved to its dead letter queue "
+                    "%s: %s is a FIFO queue, and a standard topic's subscription needs a standard queue: the message is "
+                    "dropped (AWS: NumberOfNotificationsFailedToRedriveToDlq)", topic_arn, subscription.endpoint,
+                    reason, arn, arn)
+        return False
     from moto.sqs.models import sqs_backends
 
     backend = sqs_backends[parts[4]][parts[3]]
-    if _raw(subscription):
-        backend.send_message(parts[5], message, message_attributes=_sqs_attributes(message_attributes))
-    else:
-        body = envelope(subscription, message, message_id, subject, message_attributes)
-        backend.send_message(parts[5], json.dumps(body, indent=2))
+    fifo = {"group_id": group_id, "deduplication_id": deduplication_id} if getattr(queue, "fifo_queue", False) else {}
+    try:
+        if _raw(subscription):
+            backend.send_message(parts[5], message, message_attributes=_sqs_attributes(message_attributes), **fifo)
+        else:
+            body = envelope(subscription, message, message_id, subject, message_attributes)
+            backend.send_message(parts[5], json.dumps(body, indent=2), **fifo)
+    except Exception as exc:  # noqa: BLE001 - whatever the queue refuses, AWS drops the message, never fails Publish
+        log.warning("SNS delivery from %s to %s failed (%s); the message could not be moved to its dead letter queue "
+                    "%s (%s): the message is dropped (AWS: NumberOfNotificationsFailedToRedriveToDlq)", topic_arn,
+                    subscription.endpoint, reason, arn, getattr(exc, "message", None) or exc)
+        return False
     log.warning("SNS delivery from %s to %s failed (%s); the message went to the subscription's dead letter queue %s",
                 topic_arn, subscription.endpoint, reason, arn)
     return True
