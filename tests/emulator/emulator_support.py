@@ -62,6 +62,13 @@ class Emulator:
         return done
 
 
+# The emulator's account and Region, and a role trust policy Lambda may assume.
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
 def start_emulator(state_dir: Path, home: Path) -> Emulator:
     """Start an emulator for a test (fast async retries, isolated HOME)."""
     with pytest.MonkeyPatch.context() as mp:
@@ -70,6 +77,28 @@ def start_emulator(state_dir: Path, home: Path) -> Emulator:
             mp.setenv(key, value)
         info = emulator.start(state_dir)
     return Emulator(state_dir, info, home)
+
+
+def module_emulator(tmp_path_factory, name: str):
+    """A module's own emulator (a generator for a `scope="module"` fixture): started in a fresh folder, stopped after."""
+    root = tmp_path_factory.mktemp(name)
+    (root / "home").mkdir()
+    handle = start_emulator(root / "emulator", root / "home")
+    try:
+        yield handle
+    finally:
+        emulator.stop(handle.state_dir)
+
+
+def zipped(source: str) -> bytes:
+    """A Lambda deployment package holding `source` as index.py."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", source)
+    return buffer.getvalue()
 
 
 def wait_for(probe, timeout: float, interval: float = 0.25):

@@ -13,21 +13,15 @@ tests/aws/services/sns/test_sns.snapshot.json, and the SNS developer guide's "Am
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import FIXTURES, OSLS, STAGE, start_emulator, wait_for
+from emulator_support import ACCOUNT, FIXTURES, OSLS, REGION, STAGE, TRUST, module_emulator, wait_for, zipped
 
 from workshop import emulator
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 HANDLER = '''
 def handler(event, context):
     print("invoked", event["Records"][0]["Sns"]["Message"])
@@ -38,21 +32,12 @@ def handler(event, context):
 
 
 def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", HANDLER)
-    return buffer.getvalue()
+    return zipped(HANDLER)
 
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory):
-    root = tmp_path_factory.mktemp("redrive")
-    (root / "home").mkdir()
-    handle = start_emulator(root / "emulator", root / "home")
-    try:
-        yield handle
-    finally:
-        emulator.stop(handle.state_dir)
+    yield from module_emulator(tmp_path_factory, "redrive")
 
 
 def _queue(emu, name: str, allow_topic: str | None = None) -> tuple[str, str]:

@@ -5,22 +5,15 @@ One emulator per module; functions are made with the Lambda API (osls deploys ar
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import time
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import FIXTURES, OSLS, json_payload, start_emulator, wait_for
+from emulator_support import ACCOUNT, FIXTURES, OSLS, REGION, TRUST, json_payload, module_emulator, start_emulator, wait_for, zipped
 
 from workshop import emulator
-
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 # A function that makes the calls its event lists and reports, for each, "ok" or the ClientError's code and message.
 CALLER = '''
@@ -42,22 +35,10 @@ def handler(event, context):
 '''
 
 
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", source)
-    return buffer.getvalue()
-
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory):
-    root = tmp_path_factory.mktemp("strict")
-    (root / "home").mkdir()
-    handle = start_emulator(root / "emulator", root / "home")
-    try:
-        yield handle
-    finally:
-        emulator.stop(handle.state_dir)
+    yield from module_emulator(tmp_path_factory, "strict")
 
 
 def _role(emu, name: str, statements: list[dict]) -> str:
@@ -74,7 +55,7 @@ def _role(emu, name: str, statements: list[dict]) -> str:
 def _function(emu, name: str, statements: list[dict], **extra) -> str:
     role = _role(emu, f"{name}-role", statements)
     emu.client("lambda").create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="index.handler",
-                                         Code={"ZipFile": _zip(CALLER)}, Timeout=20, **extra)
+                                         Code={"ZipFile": zipped(CALLER)}, Timeout=20, **extra)
     return role
 
 
@@ -245,7 +226,7 @@ def _template(*, dlq: bool = False, send: bool = False, queue: bool = True, extr
 def _code(emu) -> None:
     s3 = emu.client("s3")
     s3.create_bucket(Bucket="strict-code")
-    s3.put_object(Bucket="strict-code", Key="caller.zip", Body=_zip(CALLER))
+    s3.put_object(Bucket="strict-code", Key="caller.zip", Body=zipped(CALLER))
 
 
 def _events(cfn, stack: str) -> list[tuple[str, str, str]]:
@@ -372,7 +353,7 @@ def handler(event, context):
 def _counter(emu, name: str, runtime: str = "python3.12") -> None:
     role = _role(emu, f"{name}-role", [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}])
     emu.client("lambda").create_function(FunctionName=name, Runtime=runtime, Role=role, Handler="index.handler",
-                                         Code={"ZipFile": _zip(COUNTER)}, Timeout=20)
+                                         Code={"ZipFile": zipped(COUNTER)}, Timeout=20)
 
 
 def _invoke_tail(emu, name: str) -> tuple[dict, str]:
