@@ -364,3 +364,8 @@ def test_generated_progress_files_never_crash_and_repair_always_recovers(damaged
         targets.resolve(workspace.load_state(damaged_ws).target)
     except WorkshopError:
         pass
+
+
+def test_a_mistyped_command_is_suggested_once(cli):
+    result = cli("rides")
+    assert result.exit_code == 2 and result.output.count("Did you mean") == 1 and "'ride'" in result.output, result.output

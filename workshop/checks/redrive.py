@@ -188,8 +188,12 @@ _SUB_REF = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 
 def _as_mapping(policy: Any) -> Any:
-    """CloudFormation takes a subscription's RedrivePolicy as JSON text too: a string, or `Fn::Sub` of one whose
-    `${Queue.Arn}` and `${Queue}` mean GetAtt and Ref. Anything else is judged as it stands."""
+    """CloudFormation takes a subscription's RedrivePolicy as JSON text too: a string, `Fn::Sub` of one whose
+    `${Queue.Arn}` and `${Queue}` mean GetAtt and Ref, or `Fn::Join` of strings and intrinsic functions. Anything
+    else is judged as it stands."""
+    joined = _joined(policy)
+    if joined is not None:
+        return joined
     body = policy.get("Fn::Sub") if isinstance(policy, dict) and len(policy) == 1 else policy
     if isinstance(body, list) and body and isinstance(body[0], str):
         body = body[0]
@@ -212,6 +216,31 @@ def _as_mapping(policy: Any) -> Any:
         return value
 
     return {key: unsub(value) for key, value in data.items()}
+
+
+def _joined(policy: Any) -> dict | None:
+    """`Fn::Join` of JSON text whose values may be intrinsic functions (each a whole JSON string): the mapping it means."""
+    args = policy.get("Fn::Join") if isinstance(policy, dict) and len(policy) == 1 else None
+    if not (isinstance(args, list) and len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], list)):
+        return None
+    def text(i: int, part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        if isinstance(part, dict) and isinstance(part.get("Ref"), str) and part["Ref"].startswith("AWS::"):
+            return "${" + part["Ref"] + "}"  # a pseudo parameter reads as Fn::Sub writes it
+        return f"\ue000{i}\ue000"
+
+    parts = {f"\ue000{i}\ue000": part for i, part in enumerate(args[1])}
+    try:
+        data = json.loads(args[0].join(text(i, part) for i, part in enumerate(args[1])))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    mapped = {key: parts.get(value, value) if isinstance(value, str) else value for key, value in data.items()}
+    if any(isinstance(value, str) and "\ue000" in value for value in mapped.values()):
+        return None  # a function inside a longer string: judged as written
+    return mapped
 
 
 def _judge_hand(sf: ServiceFile, fn: dict, queues: dict, logical: str, props: dict) -> Result:

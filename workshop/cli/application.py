@@ -140,6 +140,7 @@ app = typer.Typer(
     cls=WorkshopGroup,
     no_args_is_help=True,
     add_completion=False,
+    suggest_commands=False,  # Click already suggests the near names; both would say it twice
     pretty_exceptions_enable=False,
     help="Walk through the Wild Rydes 'Serverless Architecture and Design' module: show a step, edit, verify, move on.",
 )
