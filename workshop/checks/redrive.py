@@ -17,7 +17,7 @@ from workshop.checks.aws import deploy_cmd, live
 from workshop.checks.model import Problem, Result, failed, passed
 from workshop.checks.registry import RR
 from workshop.checks.sls import FUNCTION_LOGICAL, SNS, hand_subscriptions
-from workshop.checks.static import SSM_SHOWN, SSM_TOPIC, is_the_topic
+from workshop.checks.static import SSM_SHOWN, is_the_topic, names_the_topic
 from workshop.deploy.service_file import ServiceFile, action_allowed, as_list
 
 RR_YML = f"{RR}/serverless.yml"
@@ -245,7 +245,7 @@ def _joined(policy: Any) -> dict | None:
 
 def _judge_hand(sf: ServiceFile, fn: dict, queues: dict, logical: str, props: dict) -> Result:
     topic = sf.resolve(props.get("TopicArn"))
-    if not (isinstance(topic, str) and re.sub(r"^\$\{ssm\s*:\s*", "${ssm:", topic) == SSM_TOPIC):
+    if not names_the_topic(topic):
         return failed(f"{logical}'s TopicArn is {sls.raw(props.get('TopicArn'))}", f"TopicArn: {SSM_SHOWN}",
                       f"In {RR_YML}, set the subscription's `TopicArn: {SSM_SHOWN}`.")
     if "RedrivePolicy" not in props:

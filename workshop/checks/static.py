@@ -140,10 +140,15 @@ def _sns_arn(event: Any) -> Any:
     return event.get("arn") if isinstance(event, dict) else event
 
 
+def names_the_topic(value: Any) -> bool:
+    """A resolved value that is the topic ARN wild-rydes publishes in SSM for the deploy's stage (`${ssm :...}` too)."""
+    return isinstance(value, str) and re.sub(r"^\$\{ssm\s*:\s*", "${ssm:", value) == SSM_TOPIC
+
+
 def is_the_topic(sf: ServiceFile, value: Any) -> bool:
     """A permission's SourceArn that names the topic (or no SourceArn: any topic may invoke)."""
     source = sf.resolve(value)
-    return source is None or (isinstance(source, str) and re.sub(r"^\$\{ssm\s*:\s*", "${ssm:", source) == SSM_TOPIC)
+    return source is None or names_the_topic(source)
 
 
 def _judge_arn(ctx, sf, raw_arn: Any) -> Result | None:
@@ -151,7 +156,7 @@ def _judge_arn(ctx, sf, raw_arn: Any) -> Result | None:
     expected = f"arn: {SSM_SHOWN}"
     fix = f"In {RR_YML}, set the sns event's `arn: {SSM_SHOWN}`."
     arn = sf.resolve(raw_arn)
-    if isinstance(arn, str) and re.sub(r"^\$\{ssm\s*:\s*", "${ssm:", arn) == SSM_TOPIC:
+    if names_the_topic(arn):
         return None
     if isinstance(arn, str) and arn.startswith("arn:aws:sns:"):
         return failed(f"the sns event has a pasted topic ARN ({arn})", expected,
