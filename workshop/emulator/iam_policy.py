@@ -170,32 +170,28 @@ def _principal_matches(statement: dict[str, Any], principal: Principal) -> bool:
     return any(p in ("*", principal.role_arn, principal.arn, principal.account_id, account_root) for p in aws)
 
 
+def _verdict(statements: Any, action: str, resource: str, context: dict, principal: Principal | None = None) -> str:
+    """One policy set's answer: EXPLICIT_DENY when a statement that applies denies, ALLOWED when one allows, else
+    IMPLICIT_DENY. With `principal` (a resource policy), only statements naming it apply."""
+    allowed = False
+    for statement in statements:
+        if (principal is None or _principal_matches(statement, principal)) and applies(statement, action, resource, context):
+            if statement.get("Effect") == "Deny":
+                return EXPLICIT_DENY
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return ALLOWED if allowed else IMPLICIT_DENY
+
+
 def evaluate(documents: list[Any], boundary: list[Any] | None, resource_policy: Any, principal: Principal,
              action: str, resource: str) -> str:
     """ALLOWED, IMPLICIT_DENY or EXPLICIT_DENY for one action on one resource."""
     context = principal.context()
-    allowed = False
-    for document in documents:
-        for statement in statements_of(document):
-            if applies(statement, action, resource, context):
-                if statement.get("Effect") == "Deny":
-                    return EXPLICIT_DENY
-                if statement.get("Effect") == "Allow":
-                    allowed = True
-    by_resource = False
-    for statement in statements_of(resource_policy):
-        if _principal_matches(statement, principal) and applies(statement, action, resource, context):
-            if statement.get("Effect") == "Deny":
-                return EXPLICIT_DENY
-            if statement.get("Effect") == "Allow":
-                by_resource = True
-    if boundary is not None and allowed and not by_resource:
-        bounded = False
-        for document in boundary:
-            for statement in statements_of(document):
-                if applies(statement, action, resource, context):
-                    if statement.get("Effect") == "Deny":
-                        return EXPLICIT_DENY
-                    bounded = bounded or statement.get("Effect") == "Allow"
-        allowed = bounded
-    return ALLOWED if allowed or by_resource else IMPLICIT_DENY
+    identity = _verdict((st for document in documents for st in statements_of(document)), action, resource, context)
+    if identity == EXPLICIT_DENY:
+        return EXPLICIT_DENY
+    by_resource = _verdict(statements_of(resource_policy), action, resource, context, principal)
+    if by_resource != IMPLICIT_DENY:
+        return by_resource  # an explicit deny, or an allow that no permissions boundary limits
+    if identity == ALLOWED and boundary is not None:
+        return _verdict((st for document in boundary for st in statements_of(document)), action, resource, context)
+    return identity
