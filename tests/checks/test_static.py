@@ -249,11 +249,17 @@ HAND_PERMISSION = """    RidesSnsInvokePermission:
 """
 
 
-@pytest.mark.parametrize("permission, verdict", [(True, "pass"), (False, "fail")])
+OTHER_TOPIC = HAND_PERMISSION.replace("${ssm:/wild-rydes/${sls:stage}/SnsTopicArn}", "arn:aws:sns:${aws:region}:${aws:accountId}:other")
+NO_SOURCE = HAND_PERMISSION.replace("        SourceArn: ${ssm:/wild-rydes/${sls:stage}/SnsTopicArn}\n", "")
+
+
+@pytest.mark.parametrize("permission, verdict", [(HAND_PERMISSION, "pass"), (NO_SOURCE, "pass"), ("", "fail"), (OTHER_TOPIC, "fail")])
 def test_a_hand_written_subscription_answers_the_sns_event_check_with_its_permission(workspace, permission, verdict):
+    """The permission must let this topic invoke the function: one for another topic lets it invoke nothing."""
+    assert OTHER_TOPIC != HAND_PERMISSION and NO_SOURCE != HAND_PERMISSION
     ws = workspace(9)
     text = (ws / RR_YML).read_text()
     event = text[text.index("    events:\n      # The topic belongs"):text.index("resources:")]
     edit(ws, RR_YML, event, "\n")
-    edit(ws, RR_YML, "  Resources:\n", "  Resources:\n" + HAND_SUBSCRIPTION + (HAND_PERMISSION if permission else ""))
+    edit(ws, RR_YML, "  Resources:\n", "  Resources:\n" + HAND_SUBSCRIPTION + permission)
     assert run_check(ws, "sns-event-declared").result == verdict

@@ -269,3 +269,15 @@ def test_a_misspelt_redrive_policy_gets_the_pages_fix(tmp_path, line, says):
 
     message = osls.explain_failure("wild-rydes-ride-record", "deploy", Target(), ["Error:", line], tmp_path)
     assert says in message and "workshop deploy wild-rydes-ride-record" in message
+
+
+def test_no_result_shows_the_stage_placeholder():
+    """Values read from serverless.yml carry the stage as a NUL-framed word; whatever check words a result with one,
+    the learner reads `${sls:stage}` (the step 13 and 14 pasted-ARN messages once showed the placeholder)."""
+    from workshop.checks.model import errored, failed, passed
+    from workshop.deploy.service_file import STAGE
+
+    arn = f"arn:aws:sqs:us-east-1:123456789012:q-{STAGE}"
+    for result in (failed(arn, arn, arn), passed(arn, arn), errored(arn, arn)):
+        for text in (result.observed, result.expected, result.fix):
+            assert "\x00" not in text and (not text or text.endswith("q-${sls:stage}")), result

@@ -181,8 +181,13 @@ def sns_event_declared(ctx) -> Result:
     others = [name for name, fn in fns.items() if name != "PutRideRecordSns" and sf.events(fn, "sns")]
     if not mine:
         hand = sls.hand_subscriptions(sf)
-        if hand and sls.sns_may_invoke_declared(sf, source_ok=is_the_topic):  # written out by hand (the subscription's DLQ step allows it)
+        if hand:  # written out by hand (the end state the subscription's DLQ step allows)
             logical, props = next(iter(hand.items()))
+            if not sls.sns_may_invoke_declared(sf, source_ok=is_the_topic):
+                return failed(f"{logical} subscribes PutRideRecordSns, but no AWS::Lambda::Permission lets the topic invoke it",
+                              "the sns event on PutRideRecordSns",
+                              f"In {RR_YML}, keep the `sns` event on PutRideRecordSns (it writes the permission), or add an "
+                              f"AWS::Lambda::Permission for `Principal: sns.amazonaws.com` with `SourceArn: {SSM_SHOWN}`.")
             problem = _judge_arn(ctx, sf, props.get("TopicArn"))
             return problem or passed(f"{logical}: lambda subscription to PutRideRecordSns, TopicArn {props.get('TopicArn')}",
                                      "the topic ARN from SSM")
